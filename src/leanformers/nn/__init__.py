@@ -1,0 +1,1 @@
+"""Building blocks shared by every architecture: attention + masks, KV cache, rotary, norms, activations."""
