@@ -4,6 +4,7 @@
     leanformers run TASK [TEXT ...] [--model ID]       run a pipeline on texts (arguments or stdin)
     leanformers tasks                                  list tasks and their default models
     leanformers chat --model ID [--gguf-file F]        interactive chat with a causal LM
+    leanformers build-default sentiment-analysis       fine-tune the offline default sentiment model
 
 Each subcommand's work lives beside the code it drives; this file only parses arguments.
 Bad usage exits with code 2 and a one-line message.
@@ -48,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-new-tokens", type=int, default=256)
     chat.add_argument("--system", default=None, help="an optional system prompt")
     chat.add_argument("--device", default=None)
+
+    build = sub.add_parser("build-default", help="build a task's default model offline from real parts")
+    build.add_argument("task", choices=["sentiment-analysis"])
+    build.add_argument("--repo-id", default=None, help="the id to store it under in the Hub cache")
+    build.add_argument("--seed", type=int, default=42)
     return parser
 
 
@@ -68,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             from .generation.chat import chat_command
 
             return chat_command(args)
+        if args.command == "build-default":
+            from .training.sentiment import build_command
+
+            return build_command(args)
     except (OSError, ValueError, TypeError, KeyError) as e:
         print(f"leanformers: error: {e}", file=sys.stderr)
         return 2
