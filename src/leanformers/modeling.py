@@ -120,13 +120,30 @@ def empty_parameters() -> Iterator[None]:
         if param is not None and param.device.type != "meta":
             module._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
 
+    # Modules' own reset_parameters() would run init ops on the meta tensors: free in memory, but
+    # meta normal_/uniform_ go through torch._refs, whose first use imports torch._dynamo (~1.3 s).
+    inits = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS if hasattr(nn.init, name)}
+
+    def skip_meta(init: Any) -> Any:
+        return lambda tensor, *args, **kwargs: tensor if tensor.is_meta else init(tensor, *args, **kwargs)
+
     nn.Module.register_parameter = register_parameter
+    for name, init in inits.items():
+        setattr(nn.init, name, skip_meta(init))
     previous, _SKIP_INIT = _SKIP_INIT, True
     try:
         yield
     finally:
         nn.Module.register_parameter = original
+        for name, init in inits.items():
+            setattr(nn.init, name, init)
         _SKIP_INIT = previous
+
+
+_INIT_FUNCTIONS = (
+    "normal_ uniform_ trunc_normal_ constant_ ones_ zeros_ eye_ dirac_ orthogonal_ sparse_ "
+    "kaiming_uniform_ kaiming_normal_ xavier_uniform_ xavier_normal_"
+).split()
 
 
 def resolve_dtype(dtype: Any, config: PretrainedConfig | None = None, state_dict: dict | None = None) -> torch.dtype:
@@ -280,6 +297,8 @@ class PreTrainedModel(nn.Module):
             bias[:n] = out.bias.data[:n]
             out.bias = nn.Parameter(bias)
             out.out_features = new_num_tokens
+            # heads that also hold the bias (BERT's cls.predictions.bias) re-link it
+            self.set_output_embeddings(out)
         self.config.vocab_size = new_num_tokens
         self.tie_weights()
         return new
@@ -392,7 +411,8 @@ class PreTrainedModel(nn.Module):
             if gguf_file is not None:
                 from .gguf import load_gguf_state_dict
 
-                state_dict = load_gguf_state_dict(path, gguf_file, config, **hub_kwargs)
+                wanted = dtype if dtype is not None else torch_dtype  # dequantize straight to it (less memory)
+                state_dict = load_gguf_state_dict(path, gguf_file, config, dtype=wanted, **hub_kwargs)
             else:
                 state_dict = load_state_dict(path, use_safetensors, device=target_device, **hub_kwargs)
         target_dtype = resolve_dtype(dtype if dtype is not None else torch_dtype, config, state_dict)
@@ -428,9 +448,9 @@ class PreTrainedModel(nn.Module):
         ckpt_has = any(k.startswith(prefix + ".") for k in state_dict)
         if model_has and not ckpt_has:  # base checkpoint into a model with a head
             return {f"{prefix}.{k}": v for k, v in state_dict.items()}
-        if ckpt_has and not model_has:  # task checkpoint into the base model: drop the head
-            n = len(prefix) + 1
-            return {k[n:]: v for k, v in state_dict.items() if k.startswith(prefix + ".")}
+        if ckpt_has and not model_has:  # task checkpoint into the base model: the head keys stay
+            n = len(prefix) + 1  # unprefixed, match nothing, and are reported as unexpected (not loaded)
+            return {(k[n:] if k.startswith(prefix + ".") else k): v for k, v in state_dict.items()}
         return state_dict
 
     def _load_checkpoint(
@@ -441,19 +461,25 @@ class PreTrainedModel(nn.Module):
         tied = set(self._tied_weights_keys) if getattr(self.config, "tie_word_embeddings", True) else set()
         unexpected = [k for k in state_dict if k not in expected]
         unexpected = [k for k in unexpected if not _matches(k, self._keys_to_ignore_on_load_unexpected)]
-        missing = [k for k in expected if k not in state_dict and k not in tied]
+        # One module reachable under several paths (BART's `shared` is also `encoder.embed_tokens`):
+        # any one of its paths in the checkpoint provides them all.
+        paths: dict[int, list[str]] = {}
+        for key, value in expected.items():
+            paths.setdefault(id(value), []).append(key)
+        aliased = {k for keys in paths.values() if len(keys) > 1 and any(x in state_dict for x in keys) for k in keys}
+        missing = [k for k in expected if k not in state_dict and k not in tied and k not in aliased]
         mismatched = []
         for key, value in list(state_dict.items()):
             if key in expected and tuple(value.shape) != tuple(expected[key].shape):
-                if not ignore_mismatched_sizes:
-                    raise ValueError(
-                        f"Size mismatch for {key}: the checkpoint has shape {tuple(value.shape)} but "
-                        f"{type(self).__name__} expects {tuple(expected[key].shape)}. If you want to train a new "
-                        "head with a different size, pass ignore_mismatched_sizes=True."
-                    )
                 mismatched.append((key, tuple(value.shape), tuple(expected[key].shape)))
                 missing.append(key)
                 del state_dict[key]
+        if mismatched and not ignore_mismatched_sizes:
+            details = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in mismatched)
+            raise ValueError(
+                f"Size mismatch loading {type(self).__name__}: {details}. If you want to train a new head "
+                "with a different size, pass ignore_mismatched_sizes=True."
+            )
 
         # Materialise and initialise only what the checkpoint does not provide.
         new_modules = {k.rsplit(".", 1)[0] if "." in k else "" for k in missing}
@@ -469,13 +495,21 @@ class PreTrainedModel(nn.Module):
             for k, v in state_dict.items()
             if k in expected
         }
-        self.load_state_dict(to_load, strict=False, assign=True)
+        self._assign_tensors(to_load)
         self.tie_weights()
-        leftover = [n for n, p in self.named_parameters() if p.device.type == "meta"]
+        leftover, moved = [], False
+        for n, p in self.named_parameters():
+            if p.is_meta:
+                leftover.append(n)
+            moved = moved or p.device != device
         if leftover:
             raise RuntimeError(f"Internal error: parameters left uninitialised after loading: {leftover[:5]}")
-        self.to(device)  # buffers and newly initialised parameters; loaded tensors are already there
-        reportable = [k for k in missing if not _matches(k, self._keys_to_ignore_on_load_missing)]
+        if moved or any(b.device != device for b in self.buffers()):
+            self.to(device)  # buffers and newly initialised parameters; loaded tensors are already there
+        shape_changed = {k for k, *_ in mismatched}  # reported below, with their shapes
+        reportable = [
+            k for k in missing if k not in shape_changed and not _matches(k, self._keys_to_ignore_on_load_missing)
+        ]
         if reportable:
             logger.warning(
                 "Some weights of %s were not initialized from the checkpoint %s and are newly initialized: %s\n"
@@ -485,9 +519,32 @@ class PreTrainedModel(nn.Module):
                 self.config.name_or_path,
                 reportable,
             )
+        if mismatched:
+            logger.warning(
+                "Weights of %s newly initialized because their shapes did not match the checkpoint: %s",
+                type(self).__name__,
+                "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in mismatched),
+            )
         if unexpected:
             logger.info("Unused checkpoint weights for %s: %s", type(self).__name__, unexpected)
-        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
+        # As the reference reports them: mismatched keys by name, and not also listed as missing.
+        mismatched_keys = [k for k, *_ in mismatched]
+        missing = [k for k in missing if k not in mismatched_keys]
+        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched_keys, "error_msgs": []}
+
+    def _assign_tensors(self, tensors: dict[str, Tensor]) -> None:
+        """Put checkpoint tensors into the module as they are: what `load_state_dict(assign=True)` does
+        (no copy; parameters keep their requires_grad), without its per-module generic machinery,
+        which costs more than the rest of a small model's load."""
+        modules = dict(self.named_modules(remove_duplicate=False))
+        for key, value in tensors.items():
+            owner, _, name = key.rpartition(".")
+            module = modules[owner]
+            old = module._parameters.get(name)
+            if old is not None:
+                module._parameters[name] = nn.Parameter(value, requires_grad=old.requires_grad)
+            else:
+                module._buffers[name] = value
 
     # -- saving --------------------------------------------------------------------------------
     def save_pretrained(

@@ -74,6 +74,15 @@ class BaseModelOutputWithPast(ModelOutput):
 
 
 @dataclass
+class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    last_hidden_state: Tensor | None = None
+    past_key_values: Any = None
+    hidden_states: tuple[Tensor, ...] | None = None
+    attentions: tuple[Tensor, ...] | None = None
+    cross_attentions: tuple[Tensor, ...] | None = None
+
+
+@dataclass
 class MaskedLMOutput(ModelOutput):
     loss: Tensor | None = None
     logits: Tensor | None = None

