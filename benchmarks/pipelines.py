@@ -83,23 +83,32 @@ def mixed_length_texts(n: int, seed: int = 0) -> list[str]:
     return texts
 
 
-def cold_start(lib: str, task: str, model: str, runs: int) -> float:
-    times = []
+def cold_start(lib: str, task: str, model: str, runs: int, threads: int | None) -> tuple[float, float]:
+    """(median wall seconds inside the process, median CPU seconds of the whole process)."""
+    import resource
+
+    walls, cpus = [], []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
             [sys.executable, "-c", COLD_START.format(lib=lib, task=task, model=model)],
             capture_output=True, text=True, env=env, check=True,
         )
-        times.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls.append(float(out.stdout.strip().splitlines()[-1]))
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
-def throughput(pipe, texts: list[str], batch_size: int) -> tuple[float, list]:
+def throughput(pipe, texts: list[str], batch_size: int) -> tuple[float, float, list]:
+    """(texts per wall second, texts per CPU second, results)."""
     pipe(texts[:4], batch_size=batch_size)  # warm-up
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     results = pipe(texts, batch_size=batch_size)
-    return len(texts) / (time.perf_counter() - start), results
+    return len(texts) / (time.perf_counter() - wall), len(texts) / (time.process_time() - cpu), results
 
 
 def check_agreement(task: str, ours: list, ref: list) -> str:
@@ -121,6 +130,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--skip-cold-start", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -129,7 +139,10 @@ def main() -> None:
 
     import leanformers
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; transformers {transformers.__version__}")
+    print("Ratios are leanformers' speed-up; wall time first, CPU time (less sensitive to a busy machine) after.")
     tmp = tempfile.mkdtemp(prefix="lf-bench-")
     classifier = os.path.join(tmp, "minilm-2-labels")
     build_classifier(classifier)
@@ -138,22 +151,25 @@ def main() -> None:
     if not args.skip_cold_start:
         print("\nCold start (fresh process: import + pipeline + first answer), median of", args.cold_runs)
         for task, model in models.items():
-            ref = cold_start("transformers", task, model, args.cold_runs)
-            ours = cold_start("leanformers", task, model, args.cold_runs)
-            print(f"  {task:<20} leanformers {ours:5.2f} s   transformers {ref:5.2f} s   ratio {ref / ours:4.1f}x")
+            ref_wall, ref_cpu = cold_start("transformers", task, model, args.cold_runs, args.threads)
+            wall, cpu = cold_start("leanformers", task, model, args.cold_runs, args.threads)
+            print(
+                f"  {task:<20} leanformers {wall:5.2f} s   transformers {ref_wall:5.2f} s   ratio {ref_wall / wall:4.1f}x"
+                f"   | CPU {cpu:5.2f} s vs {ref_cpu:5.2f} s   ratio {ref_cpu / cpu:4.1f}x"
+            )
 
     texts = mixed_length_texts(args.texts)
-    print(f"\nThroughput on {len(texts)} texts of 4-300 tokens (texts/s)")
+    print(f"\nThroughput on {len(texts)} texts of 4-300 tokens (texts per second)")
     for task, model in models.items():
         ours_pipe = leanformers.pipeline(task, model=model)
         ref_pipe = transformers.pipeline(task, model=model, device="cpu")
         for batch_size in args.batch_sizes:
-            ref_speed, ref_out = throughput(ref_pipe, texts, batch_size)
-            ours_speed, ours_out = throughput(ours_pipe, texts, batch_size)
+            ref_wall, ref_cpu, ref_out = throughput(ref_pipe, texts, batch_size)
+            wall, cpu, ours_out = throughput(ours_pipe, texts, batch_size)
             agreement = check_agreement(task, ours_out, ref_out)
             print(
-                f"  {task:<20} batch {batch_size:>3}: leanformers {ours_speed:7.1f}   transformers {ref_speed:7.1f}   "
-                f"ratio {ours_speed / ref_speed:4.2f}x   ({agreement})"
+                f"  {task:<20} batch {batch_size:>3}: leanformers {wall:6.1f}   transformers {ref_wall:6.1f}   "
+                f"ratio {wall / ref_wall:4.2f}x   | CPU ratio {cpu / ref_cpu:4.2f}x   ({agreement})"
             )
 
 

@@ -26,7 +26,7 @@ import csv  # noqa: E402
 import glob  # noqa: E402
 import importlib.util  # noqa: E402
 import logging  # noqa: E402
-import random
+import random  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -83,6 +83,33 @@ def compare(label: str, ref_fn, our_fn, repeats: int) -> None:
     )
 
 
+def bench_encoding(name: str, ref, ours, texts: list[str], repeats: int) -> None:
+    if ref.pad_token is None:
+        ref.pad_token, ours.pad_token = ref.eos_token, ours.eos_token
+    options = {"padding": True, "truncation": True, "max_length": 128, "return_tensors": "pt"}
+    a, b = ref(texts[:200], **options), ours(texts[:200], **options)
+    assert all(a[k].equal(b[k]) for k in a) and list(a) == list(b), "outputs differ"
+    compare(
+        f"encode {len(texts)} sentences, {name}",
+        lambda: ref(texts, **options),
+        lambda: ours(texts, **options),
+        repeats,
+    )
+    compare(
+        f"encode 1 sentence x 1000, {name}",
+        lambda: [ref(t) for t in texts[:1000]],
+        lambda: [ours(t) for t in texts[:1000]],
+        repeats,
+    )
+    ids = ref(texts[:2000], padding=True, truncation=True, max_length=128)["input_ids"]
+    compare(
+        f"batch_decode 2000 sequences, {name}",
+        lambda: ref.batch_decode(ids, skip_special_tokens=True),
+        lambda: ours.batch_decode(ids, skip_special_tokens=True),
+        repeats,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=10_000)
@@ -108,30 +135,7 @@ def main() -> None:
     ):
         ref = getattr(transformers, cls).from_pretrained(path)
         ours = getattr(leanformers.tokenization, cls).from_pretrained(path)
-        if ref.pad_token is None:
-            ref.pad_token, ours.pad_token = ref.eos_token, ours.eos_token
-        options = {"padding": True, "truncation": True, "max_length": 128, "return_tensors": "pt"}
-        a, b = ref(texts[:200], **options), ours(texts[:200], **options)
-        assert all(a[k].equal(b[k]) for k in a) and list(a) == list(b), "outputs differ"
-        compare(
-            f"encode {len(texts)} sentences, {name}",
-            lambda: ref(texts, **options),
-            lambda: ours(texts, **options),
-            args.repeats,
-        )
-        compare(
-            f"encode 1 sentence x 1000, {name}",
-            lambda: [ref(t) for t in texts[:1000]],
-            lambda: [ours(t) for t in texts[:1000]],
-            args.repeats,
-        )
-        ids = ref(texts[:2000], padding=True, truncation=True, max_length=128)["input_ids"]
-        compare(
-            f"batch_decode 2000 sequences, {name}",
-            lambda: ref.batch_decode(ids, skip_special_tokens=True),
-            lambda: ours.batch_decode(ids, skip_special_tokens=True),
-            args.repeats,
-        )
+        bench_encoding(name, ref, ours, texts, args.repeats)
     compare(
         "load all-MiniLM-L6-v2 folder (tokenizer.json)",
         lambda: transformers.AutoTokenizer.from_pretrained(minilm),

@@ -344,6 +344,23 @@ def test_masked_lm_weights_are_tied(name, decoder, bias, tmp_path):
         assert model(input_ids=torch.tensor([[VOCAB + 4, 3]])).logits.shape == (1, 2, VOCAB + 5)
 
 
+@pytest.mark.parametrize("name", ["BertForMaskedLM", "RobertaForMaskedLM", "DistilBertForMaskedLM"])
+def test_untied_output_embeddings_round_trip(name, tmp_path):
+    """tie_word_embeddings=False: the decoder has its own weights, loaded and saved both ways."""
+    ref = tiny_reference(name, tie_word_embeddings=False)
+    ref.save_pretrained(tmp_path / "ref")
+    ours, info = getattr(leanformers, name).from_pretrained(tmp_path / "ref", output_loading_info=True)
+    assert all(v == [] for v in info.values()), info
+    assert ours.get_output_embeddings().weight is not ours.get_input_embeddings().weight
+    ours.save_pretrained(tmp_path / "ours")
+    back, info = getattr(transformers, name).from_pretrained(tmp_path / "ours", output_loading_info=True)
+    assert all(v == [] for v in info.values()), info
+    inputs = make_inputs(ref.config)
+    with torch.no_grad():
+        assert max_diff(ours(**inputs).logits, ref(**inputs).logits) <= ATOL
+        assert max_diff(back.eval()(**inputs).logits, ref(**inputs).logits) <= ATOL
+
+
 @pytest.mark.parametrize("name", [f"{a}ForMaskedLM" for a in ARCHS] + ["BertForSequenceClassification"])
 def test_from_config_initialises_like_the_reference(name):
     arch, _ = _split(name)

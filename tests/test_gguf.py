@@ -181,25 +181,24 @@ def add_tensor(writer, name: str, w: np.ndarray, qtype: str) -> None:
         writer.add_tensor(name, gguf.quants.quantize(w.astype(np.float32), Q[qtype]), raw_dtype=Q[qtype])
 
 
-def write_tiny_llama(path, tok) -> transformers.LlamaForCausalLM:
+def write_tiny_decoder(path, tok, arch: str = "llama"):
+    """A random reference Llama (or Qwen2: q/k/v biases, no q/k permutation) written as llama.cpp would."""
     vocab = tok.get_vocab_size()
-    config = transformers.LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=64,
-        intermediate_size=96,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        rope_theta=1000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=False,
-    )
+    shape = dict(vocab_size=vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=128, rope_theta=1000.0, rms_norm_eps=1e-5,
+                 tie_word_embeddings=False)  # fmt: skip
     torch.manual_seed(0)
-    ref = transformers.LlamaForCausalLM(config).eval()
+    if arch == "llama":
+        ref = transformers.LlamaForCausalLM(transformers.LlamaConfig(**shape)).eval()
+    else:
+        ref = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**shape)).eval()
+        with torch.no_grad():
+            for n, p in ref.named_parameters():
+                if n.endswith("bias"):
+                    p.normal_(0, 0.1)
     sd = {k: v.numpy() for k, v in ref.state_dict().items()}
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name("tiny llama")
+    w = gguf.GGUFWriter(str(path), arch)
+    w.add_name(f"tiny {arch}")
     w.add_context_length(128)
     w.add_embedding_length(64)
     w.add_block_count(2)
@@ -231,9 +230,11 @@ def write_tiny_llama(path, tok) -> transformers.LlamaForCausalLM:
         add_tensor(w, f"blk.{i}.ffn_norm.weight", sd[p + "post_attention_layernorm.weight"], "F32")
         for kind, name in kinds.items():
             weight = sd[p + f"self_attn.{name}.weight"]
-            if kind in ("attn_q", "attn_k"):
+            if arch == "llama" and kind in ("attn_q", "attn_k"):
                 weight = llama_permute(weight, 4 if kind == "attn_q" else 2)
             add_tensor(w, f"blk.{i}.{kind}.weight", weight, "F32" if i == 0 else "Q4_0")
+            if p + f"self_attn.{name}.bias" in sd:
+                add_tensor(w, f"blk.{i}.{kind}.bias", sd[p + f"self_attn.{name}.bias"], "F32")
         add_tensor(w, f"blk.{i}.ffn_gate.weight", sd[p + "mlp.gate_proj.weight"], "Q4_1")
         add_tensor(w, f"blk.{i}.ffn_up.weight", sd[p + "mlp.up_proj.weight"], "Q5_0")
         add_tensor(w, f"blk.{i}.ffn_down.weight", sd[p + "mlp.down_proj.weight"], "Q8_0")
@@ -248,7 +249,7 @@ def write_tiny_llama(path, tok) -> transformers.LlamaForCausalLM:
 def tiny_llama_gguf(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gguf")
     tok = train_byte_level_bpe()
-    ref = write_tiny_llama(folder / "tiny.gguf", tok)
+    ref = write_tiny_decoder(folder / "tiny.gguf", tok)
     return folder, tok, ref
 
 
@@ -274,6 +275,21 @@ def test_tiny_llama_gguf_config_weights_and_logits(tiny_llama_gguf):
         torch.testing.assert_close(ours(ids).logits, ref(ids).logits, atol=1e-5, rtol=1e-5)
         approx = original(ids).logits
     assert torch.corrcoef(torch.stack([ours(ids).logits.detach().ravel(), approx.ravel()]))[0, 1] > 0.99
+
+
+def test_tiny_qwen2_gguf(tmp_path):
+    original = write_tiny_decoder(tmp_path / "qwen.gguf", train_byte_level_bpe(), arch="qwen2")
+    ours = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="qwen.gguf")
+    ref = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file="qwen.gguf").eval()
+    assert type(ours).__name__ == type(ref).__name__ == "Qwen2ForCausalLM"
+    ours_sd, ref_sd = ours.state_dict(), ref.state_dict()
+    assert set(ours_sd) == set(ref_sd)
+    assert all(torch.equal(ours_sd[k], v) for k, v in ref_sd.items())
+    bias = "model.layers.1.self_attn.q_proj.bias"
+    assert torch.equal(ours_sd[bias], original.state_dict()[bias])
+    ids = torch.randint(0, ours.config.vocab_size, (2, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids).logits, ref(ids).logits, atol=1e-5, rtol=1e-5)
 
 
 def test_tiny_gguf_dtype_is_applied_while_loading(tiny_llama_gguf):

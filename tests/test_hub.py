@@ -52,9 +52,8 @@ def test_download_into_the_cache_then_offline(hub_env, tiny_bert, monkeypatch):
     with HubServer({"org/tiny-bert": tiny_bert}) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         model = leanformers.AutoModelForSequenceClassification.from_pretrained("org/tiny-bert")
-        assert any(
-            path.startswith("/lfs/") for _, path in hub.requests
-        )  # the weights came through the LFS redirect
+        # the weights came through the LFS redirect
+        assert any(path.startswith("/lfs/") for _, path in hub.requests)
         commit = hub.repos["org/tiny-bert"]["main"].commit
     with torch.no_grad():
         assert max_diff(model(**inputs).logits, expected) == 0
@@ -170,12 +169,14 @@ def test_cache_dir_subfolder_and_revision(hub_env, tmp_path, monkeypatch):
         second = leanformers.AutoModel.from_pretrained(
             "org/multi", subfolder="encoder", revision="v2", cache_dir=custom
         )
-        with pytest.raises(HubError, match="has no file"):
-            leanformers.AutoModel.from_pretrained(
-                "org/multi", cache_dir=custom
-            )  # the files are in the subfolder
+        by_commit = leanformers.AutoModel.from_pretrained(
+            "org/multi", subfolder="encoder", revision=hub.repos["org/multi"]["v2"].commit, cache_dir=custom
+        )
+        with pytest.raises(HubError, match="has no file"):  # the files are in the subfolder
+            leanformers.AutoModel.from_pretrained("org/multi", cache_dir=custom)
     assert max_diff(out(main), out(leanformers.AutoModel.from_pretrained(v1 / "encoder"))) == 0
     assert max_diff(out(second), out(leanformers.AutoModel.from_pretrained(v2 / "encoder"))) == 0
+    assert max_diff(out(by_commit), out(second)) == 0
     assert (custom / "models--org--multi" / "refs" / "v2").exists()
     assert not hub_env.exists(), "cache_dir= must be used instead of HF_HOME"
     go_offline(monkeypatch)
@@ -185,6 +186,16 @@ def test_cache_dir_subfolder_and_revision(hub_env, tmp_path, monkeypatch):
     assert max_diff(out(again), out(second)) == 0
     # a local folder with subfolder= works the same way
     assert max_diff(out(leanformers.AutoModel.from_pretrained(v1, subfolder="encoder")), out(main)) == 0
+
+
+def test_server_model_info_route(hub_env, tiny_bert):
+    """The fixture's /api/models route answers huggingface_hub's model_info like the Hub does."""
+    with HubServer({"org/tiny-bert": tiny_bert}) as hub:
+        info = huggingface_hub.HfApi(endpoint=hub.url).model_info("org/tiny-bert")
+        assert info.sha == hub.repos["org/tiny-bert"]["main"].commit
+        assert sorted(s.rfilename for s in info.siblings) == ["config.json", "model.safetensors"]
+        with pytest.raises(huggingface_hub.errors.RepositoryNotFoundError):
+            huggingface_hub.HfApi(endpoint=hub.url).model_info("org/missing")
 
 
 def test_hf_hub_cache_variable(hub_env, tiny_bert, tmp_path, monkeypatch):

@@ -171,17 +171,32 @@ def test_loss_hidden_states_and_attentions(tmp_path):
         torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-5)
 
 
-def test_round_trip_our_save_loads_in_reference(tmp_path):
-    ref, path = build_reference(tmp_path, "llama-gqa-untied")
-    ours = LlamaForCausalLM.from_pretrained(path)
+@pytest.mark.parametrize("name", ["llama-gqa-untied", "mistral-window", "qwen2-window", "rope-llama3"])
+def test_round_trip_our_save_loads_in_reference(tmp_path, name):
+    ref, path = build_reference(tmp_path, name)
+    ours = AutoModelForCausalLM.from_pretrained(path)
     ours.save_pretrained(tmp_path / "ours")
     back = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "ours").eval()
+    assert type(back) is type(ref)
+    for key in ("sliding_window", "layer_types", "rope_scaling", "head_dim", "num_key_value_heads"):
+        assert getattr(back.config, key, None) == getattr(ref.config, key, None), key
     ids, mask, pos = padded_batch()
     with torch.no_grad():
-        torch.testing.assert_close(back(ids).logits, ref(ids).logits, atol=0, rtol=0)
-    # A base-model checkpoint loads into the LM head class and vice versa (prefix handling).
+        expected = ref(ids, attention_mask=mask, position_ids=pos).logits
+        torch.testing.assert_close(
+            back(ids, attention_mask=mask, position_ids=pos).logits, expected, atol=0, rtol=0
+        )
+
+
+def test_base_model_loads_from_a_causal_lm_checkpoint(tmp_path):
+    ref, path = build_reference(tmp_path, "llama-gqa-untied")
     base = LlamaModel.from_pretrained(path)
-    assert torch.equal(base.embed_tokens.weight, ours.model.embed_tokens.weight)
+    assert torch.equal(base.embed_tokens.weight, ref.model.embed_tokens.weight)
+    ids, _, _ = padded_batch()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            base(ids).last_hidden_state, ref.model(ids).last_hidden_state, atol=1e-5, rtol=1e-5
+        )
 
 
 def test_tied_embeddings_share_storage_and_save_once(tmp_path):

@@ -122,7 +122,8 @@ def folders(tmp_path_factory) -> dict[str, str]:
         (root / name).mkdir()
         train_spm(str(root / name / file), model_type)
         out[name] = str(root / name)
-    out["gpt2"] = out["roberta"] = out["gpt2-prefix"] = GPT2_DIR
+    out["gpt2"] = out["roberta"] = out["gpt2-prefix"] = out["qwen2"] = GPT2_DIR
+    out["llama-nonlegacy-eos"] = out["llama"]
     return out
 
 
@@ -136,6 +137,8 @@ FAMILIES = {  # name -> (class name, extra from_pretrained kwargs)
     "roberta": ("RobertaTokenizerFast", {}),
     "t5": ("T5TokenizerFast", {}),
     "llama": ("LlamaTokenizerFast", {"legacy": True}),
+    "llama-nonlegacy-eos": ("LlamaTokenizerFast", {"legacy": False, "add_eos_token": True}),
+    "qwen2": ("Qwen2TokenizerFast", {}),
     "xlmr": ("XLMRobertaTokenizerFast", {}),
 }
 
@@ -149,10 +152,20 @@ def load_pair(folders: dict[str, str], name: str):
     return ref, ours
 
 
+def params(names: list[str]) -> list:
+    # The real GPT-2 files (50k merges) take a while to load: slow-marked, still run in CI.
+    slow = ("gpt2", "gpt2-prefix", "roberta", "qwen2")
+    return [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in names]
+
+
+# Variants that only change a flag are covered by the cheaper tests; the heavier ones skip them.
+ALL = params(list(FAMILIES))
+HEAVY = params([name for name in FAMILIES if name not in ("bert-vocab-config", "gpt2-prefix")])
+SAVE = params(["bert-json", "bert-vocab", "gpt2", "roberta", "t5", "llama", "xlmr"])
 _CACHE: dict[str, tuple] = {}
 
 
-@pytest.fixture(params=list(FAMILIES))
+@pytest.fixture(params=ALL)
 def pair(request, folders):
     if request.param not in _CACHE:
         _CACHE[request.param] = load_pair(folders, request.param)
@@ -277,6 +290,7 @@ def test_truncation_padding_overflow(pair, options):
             ref.truncation_side = ours.truncation_side = "right"
 
 
+@pytest.mark.parametrize("pair", HEAVY, indirect=True)
 def test_decode(pair):
     ref, ours = pair
     batch = ref(CORPUS, padding=True)["input_ids"]
@@ -332,6 +346,7 @@ def test_special_token_layout_methods(pair):
         assert ours.get_special_tokens_mask(*tokens) == expected
 
 
+@pytest.mark.parametrize("pair", SAVE, indirect=True)
 def test_save_and_load_both_ways(pair, tmp_path):
     ref, ours = pair
     texts = CORPUS[:8]
@@ -371,6 +386,7 @@ def test_course_sentences_exact_ids():
     assert tokenizer.decode(ids) == "using a transformer network is simple"
 
 
+@pytest.mark.slow
 def test_gpt2_known_ids():
     tokenizer = families.GPT2TokenizerFast.from_pretrained(GPT2_DIR)
     assert tokenizer("Hello world")["input_ids"] == [15496, 995]

@@ -107,7 +107,7 @@ def test_batch_encoding_api(bert):
     moved = out.to("cpu")
     assert moved is out and out["attention_mask"].device.type == "cpu"
     with pytest.raises(AttributeError, match="input_ids"):
-        out.not_a_key
+        _ = out.not_a_key
     again = pickle.loads(pickle.dumps(tok("Hello")))
     assert again["input_ids"] == [101, 7592, 102]
     np_out = tok(["a", "b c"], padding=True, return_tensors="np", return_offsets_mapping=True)
@@ -184,6 +184,7 @@ def test_add_tokens_and_special_tokens_match_reference():
         tok.pad_token = 5
 
 
+@pytest.mark.slow
 def test_padding_needs_a_pad_token():
     tok = leanformers.GPT2TokenizerFast.from_pretrained(GPT2_DIR)
     assert tok.pad_token is None and tok.pad_token_id is None
@@ -501,3 +502,14 @@ def test_load_by_hub_id_then_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     again = leanformers.AutoTokenizer.from_pretrained("org/minilm")
     assert again("Hello world")["input_ids"] == [101, 7592, 2088, 102] and again.model_max_length == 512
+
+
+@pytest.mark.slow
+def test_train_new_from_iterator_like_reference():
+    corpus = [["def add(a, b):\n    return a + b", "class Foo:\n    pass", "import numpy as np"]] * 10
+    ref = transformers.GPT2TokenizerFast.from_pretrained(GPT2_DIR).train_new_from_iterator(corpus, 300)
+    tok = leanformers.GPT2TokenizerFast.from_pretrained(GPT2_DIR).train_new_from_iterator(corpus, 300)
+    assert tok.backend_tokenizer.to_str() == ref.backend_tokenizer.to_str() and len(tok) == len(ref) > 257
+    assert type(tok) is leanformers.GPT2TokenizerFast and tok.special_tokens_map == ref.special_tokens_map
+    code = "def foo(x):\n    return x * 2"
+    assert tok(code).input_ids == ref(code).input_ids

@@ -241,7 +241,7 @@ def test_callback_events_follow_the_reference_order(model_dir, tmp_path):
             "on_epoch_end",
             "on_train_end",
         ):
-            setattr(Recorder, name, lambda self, *a, _n=name, **k: events.append(_n))
+            setattr(Recorder, name, lambda self, *a, _n=name, _e=events, **k: _e.append(_n))
         args = lib.TrainingArguments(
             str(tmp_path / lib.__name__),
             per_device_train_batch_size=4,

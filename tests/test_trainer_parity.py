@@ -199,7 +199,7 @@ def test_course_chapter_flow_matches_reference(tmp_path):
         quiet_reference()
         tokenizer = lib.AutoTokenizer.from_pretrained(tok_dir)
         tokenized = raw.map(
-            lambda ex: tokenizer(ex["sentence1"], ex["sentence2"], truncation=True), batched=True
+            lambda ex, tok=tokenizer: tok(ex["sentence1"], ex["sentence2"], truncation=True), batched=True
         )
         collator = lib.DataCollatorWithPadding(tokenizer=tokenizer)
         args = lib.TrainingArguments(

@@ -123,7 +123,7 @@ class BatchEncoding(UserDict):
         prepend_batch_axis: bool = False,
         n_sequences: int | None = None,
     ):
-        super().__init__(data)
+        self.data = {} if data is None else dict(data)  # UserDict.__init__ copies key by key, in Python
         if isinstance(encoding, Encoding):
             encoding = [encoding]
         self._encodings = encoding

@@ -14,6 +14,7 @@ import inspect
 import json
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -207,7 +208,7 @@ def _type_schema(hint: Any) -> dict:
         if hint not in _JSON_TYPES:
             raise TypeError(f"Cannot describe the type {hint!r} in a tool's JSON schema.")
         return {"type": _JSON_TYPES[hint]}
-    if origin is typing.Union or (sys.version_info >= (3, 10) and str(origin) == "<class 'types.UnionType'>"):
+    if origin is typing.Union or origin is types.UnionType:  # Optional[X], X | None
         subs = [_type_schema(a) for a in args if a is not type(None)]
         schema = (
             subs[0]

@@ -5,7 +5,7 @@ package (numpy only), and this module turns it into what the rest of the library
 
 - `load_gguf_config_dict`: the metadata (`llama.block_count`, ...) as a config.json-style dict;
 - `load_gguf_state_dict`: tensors dequantized (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
-  Q5_K, Q6_K) with vectorised torch code, renamed to our checkpoint keys, with llama.cpp's
+  Q5_K, Q6_K) with vectorised numpy, renamed to our checkpoint keys, with llama.cpp's
   rotary permutation of the Llama q/k projections undone;
 - `load_gguf_tokenizer`: a `tokenizers.Tokenizer` (byte-level BPE, or SentencePiece-style BPE with
   byte fallback) from the vocabulary, merges and token types, with the chat template and the
@@ -333,19 +333,20 @@ def _unpermute(w: Tensor, n_head: int) -> Tensor:
     return w.reshape(n_head, dim, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
 
+def _torch_dtype(dtype: Any) -> torch.dtype:
+    """A floating dtype from a torch dtype or its name; anything else ("auto", None) -> float32."""
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype.removeprefix("torch."), None)
+    return dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else torch.float32
+
+
 def load_gguf_state_dict(
     path_or_repo: str | os.PathLike, gguf_file: str, config: Any = None, dtype: Any = None, **hub_kwargs: Any
 ) -> dict[str, Tensor]:
     """Every weight of the file, dequantized and cast to `dtype` (default float32), under our key names."""
     reader, meta = _open(path_or_repo, gguf_file, **hub_kwargs)
     arch, model_type = _architecture(meta)
-    dtype = (
-        dtype
-        if isinstance(dtype, torch.dtype)
-        else getattr(torch, str(dtype or "float32").removeprefix("torch."), torch.float32)
-    )
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        dtype = torch.float32  # "auto": dequantized values are float32
+    dtype = _torch_dtype(dtype)
     heads = meta.get(f"{arch}.attention.head_count")
     kv_heads = meta.get(f"{arch}.attention.head_count_kv", heads)
     state_dict = {}
@@ -353,9 +354,8 @@ def load_gguf_state_dict(
         name = our_name(tensor.name, model_type)
         if name is None:
             continue
-        shape = tuple(
-            int(x) for x in reversed(tensor.shape.tolist())
-        )  # ggml lists dimensions innermost first
+        # ggml lists dimensions innermost first: (in, out) for a weight stored as (out, in).
+        shape = tuple(int(x) for x in reversed(tensor.shape.tolist()))
         values = dequantize(tensor.data, tensor.tensor_type.name, shape)
         kind = tensor.name.split(".")[2] if tensor.name.startswith("blk.") else ""
         if arch == "llama" and kind in ("attn_q", "attn_k") and heads:

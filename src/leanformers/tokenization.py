@@ -17,10 +17,11 @@ for, and tensors are built with one numpy conversion.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tokenizers import AddedToken
@@ -742,6 +743,17 @@ class PreTrainedTokenizerBase:
 
     def _switch_to_target_mode(self) -> None:
         pass
+
+    @contextlib.contextmanager
+    def as_target_tokenizer(self) -> Iterator[None]:
+        """Tokenize targets inside this block (the reference's older spelling of `text_target=`)."""
+        self._switch_to_target_mode()
+        self._in_target_context_manager = True
+        try:
+            yield
+        finally:
+            self._in_target_context_manager = False
+            self._switch_to_input_mode()
 
     def __repr__(self) -> str:
         added = "\n\t".join(f"{k}: {v!r}," for k, v in self.added_tokens_decoder.items())

@@ -67,11 +67,11 @@ def load_pretrained(
     if not files.get("tokenizer_file") and (
         not legacy_keys or not all(files.get(k) or config.get(k) or kwargs.get(k) for k in legacy_keys)
     ):
-        looked = [TOKENIZER_FILE] + [cls.vocab_files_names[k] for k in legacy_keys]
+        legacy = " + ".join(cls.vocab_files_names[k] for k in legacy_keys)
         raise HubError(
-            f"Can't load a {cls.__name__} from {path!r}: none of the files it needs were found. Looked "
-            f"for {' or '.join(looked)}. Save a tokenizer there with save_pretrained(), or pass the "
-            "folder of the model's tokenizer."
+            f"Can't load a {cls.__name__} from {path!r}: it needs {TOKENIZER_FILE}"
+            f"{' or ' + legacy if legacy else ''}, and these are not there. Save a tokenizer there with "
+            "save_pretrained(), or pass the folder (or Hub id) of the model's tokenizer."
         )
     return load_from_files(cls, path, files, config, init_inputs, kwargs)
 
@@ -94,11 +94,10 @@ def load_from_files(
     init_inputs = init_inputs or tuple(saved_inputs)
     templates = {}
     for key, file in files.items():
-        if file and (key == "chat_template_file" or key.startswith("chat_template_")):
+        if file and key.startswith("chat_template_"):  # chat_template.jinja and additional_chat_templates/
+            name = "default" if key == "chat_template_file" else key.removeprefix("chat_template_")
             with open(file, encoding="utf-8") as f:
-                templates["default" if key == "chat_template_file" else key[len("chat_template_") :]] = (
-                    f.read()
-                )
+                templates[name] = f.read()
     if templates:
         init_kwargs["chat_template"] = templates["default"] if list(templates) == ["default"] else templates
     init_kwargs.update(kwargs)

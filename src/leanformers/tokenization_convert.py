@@ -237,3 +237,91 @@ def sentencepiece_tokenizer(
         )
         tokenizer.decoder = decoders.Metaspace(replacement=SPIECE_UNDERLINE, prepend_scheme=scheme)
     return tokenizer
+
+
+# ------------------------------------------------------------------------------------- retraining
+def retrain(
+    backend: Tokenizer,
+    text_iterator: Any,
+    vocab_size: int,
+    *,
+    length: int | None = None,
+    new_special_tokens: list | None = None,
+    special_tokens_map: dict[str, str] | None = None,
+    **trainer_kwargs: Any,
+) -> Tokenizer:
+    """Train a new vocabulary with `backend`'s pipeline (normalizer, pre-tokenizer, model kind, special
+    tokens, post-processor), as the reference's `train_new_from_iterator` does."""
+    import json
+
+    from tokenizers import trainers
+
+    rename = special_tokens_map or {}
+    state = json.loads(backend.to_str())
+    added = state.pop("added_tokens")
+    post = state.pop("post_processor")
+    model = state["model"]
+    kind = model["type"]
+    unk_token = None
+    if kind == "BPE":
+        model["vocab"], model["merges"] = {}, []
+    elif kind == "Unigram":
+        if model["unk_id"] is not None:
+            unk_token = rename.get(model["vocab"][model["unk_id"]][0], model["vocab"][model["unk_id"]][0])
+            model["unk_id"], model["vocab"] = 0, [[unk_token, 0.0]]
+    elif kind in ("WordLevel", "WordPiece"):
+        model["vocab"] = {}
+    else:
+        raise ValueError(f"Cannot retrain a {kind} model; only BPE, Unigram, WordLevel and WordPiece.")
+    if model.get("unk_token") in rename:
+        model["unk_token"] = rename[model["unk_token"]]
+    fresh = Tokenizer.from_str(json.dumps(state))
+    special = []
+    for token in added:  # special tokens keep their role (Unigram keeps every added token)
+        is_special = token.pop("special", None)
+        token.pop("id", None)
+        if kind != "Unigram" and not is_special:
+            continue
+        token["content"] = rename.get(token["content"], token["content"])
+        special.append(AddedToken(**token))
+    special += list(new_special_tokens or [])
+    for key in ("continuing_subword_prefix", "end_of_word_suffix"):
+        if kind == "BPE" and key not in trainer_kwargs and model.get(key) is not None:
+            trainer_kwargs[key] = model[key]
+    if kind == "Unigram" and unk_token is not None:
+        trainer_kwargs["unk_token"] = unk_token
+    pre = state.get("pre_tokenizer") or {}
+    if pre.get("type") == "ByteLevel" or any(
+        p.get("type") == "ByteLevel" for p in pre.get("pretokenizers", [])
+    ):
+        trainer_kwargs["initial_alphabet"] = pre_tokenizers.ByteLevel.alphabet()
+    trainer_class = {
+        "BPE": trainers.BpeTrainer,
+        "Unigram": trainers.UnigramTrainer,
+        "WordLevel": trainers.WordLevelTrainer,
+        "WordPiece": trainers.WordPieceTrainer,
+    }[kind]
+    fresh.train_from_iterator(
+        text_iterator,
+        length=length,
+        trainer=trainer_class(vocab_size=vocab_size, special_tokens=special, **trainer_kwargs),
+    )
+    if post is None:
+        return fresh
+    trained = json.loads(fresh.to_str())
+
+    def token_id(token: str) -> int:
+        index = fresh.token_to_id(token)
+        if index is None:
+            raise ValueError(f"The post-processor uses the token {token!r}, which the new vocabulary lacks.")
+        return index
+
+    for entry in (post.get("special_tokens") or {}).values():  # template special tokens get their new ids
+        entry["tokens"] = [rename.get(t, t) for t in entry["tokens"]]
+        entry["ids"] = [token_id(t) for t in entry["tokens"]]
+    for key in ("cls", "sep"):  # BERT / RoBERTa processors
+        if key in post:
+            token = rename.get(post[key][0], post[key][0])
+            post[key] = [token, token_id(token)]
+    trained["post_processor"] = post
+    return Tokenizer.from_str(json.dumps(trained))

@@ -705,6 +705,50 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         )
         return [self.clean_up_tokenization(t) for t in texts] if cleanup else texts
 
+    def train_new_from_iterator(
+        self,
+        text_iterator: Any,
+        vocab_size: int,
+        length: int | None = None,
+        new_special_tokens: list | None = None,
+        special_tokens_map: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> PreTrainedTokenizerFast:
+        """A tokenizer of the same kind (pipeline, special tokens) with a vocabulary trained on
+        `text_iterator` (batches of texts); `special_tokens_map` renames special tokens."""
+        from . import tokenization_convert as convert
+
+        backend = convert.retrain(
+            self._tokenizer,
+            text_iterator,
+            vocab_size,
+            length=length,
+            new_special_tokens=new_special_tokens,
+            special_tokens_map=special_tokens_map,
+            **kwargs,
+        )
+        rename = special_tokens_map or {}
+        init = dict(self.init_kwargs)
+        for attr in SPECIAL_TOKENS_ATTRIBUTES[:-1]:
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            value, full = rename.get(value, value), self._special_tokens_map.get(attr)
+            if isinstance(full, AddedToken):  # keep its flags
+                value = AddedToken(
+                    value,
+                    single_word=full.single_word,
+                    lstrip=full.lstrip,
+                    rstrip=full.rstrip,
+                    normalized=full.normalized,
+                    special=True,
+                )
+            init[attr] = value
+        additional = self.additional_special_tokens + list(new_special_tokens or [])
+        if additional:
+            init["additional_special_tokens"] = additional
+        return type(self)(tokenizer_object=backend, **init)
+
     # ------------------------------------------------------------------------------- saving
     @property
     def can_save_slow_tokenizer(self) -> bool:

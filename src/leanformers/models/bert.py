@@ -229,7 +229,7 @@ class BertLMPredictionHead(nn.Module):
 # Models
 # ------------------------------------------------------------------------------------------------
 class BertPreTrainedModel(PreTrainedModel):
-    """Shared by BERT and RoBERTa models: config class, prefix, weight init, the encoder call."""
+    """Shared by BERT and RoBERTa models: config class, prefix, weight init, building the encoder."""
 
     config_class = BertConfig
     base_model_prefix = "bert"

@@ -252,10 +252,8 @@ class LlamaModel(LlamaPreTrainedModel):
         self.norm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config)
         self.gradient_checkpointing = False
-        # The distinct sliding windows of the layers (None = full attention): one mask per window.
-        self._windows = sorted(
-            {layer.self_attn.sliding_window for layer in self.layers}, key=lambda w: w or 0
-        )
+        # Each layer's sliding window (None = full attention); one mask is built per distinct window.
+        self._layer_windows = [layer.self_attn.sliding_window for layer in self.layers]
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -304,12 +302,14 @@ class LlamaModel(LlamaPreTrainedModel):
             # (T = 1) trusts that instead of reading the ids back from the device.
             bound = past + t if t == 1 else None
         rope = self.rotary_emb(position_ids, x.dtype, bound)
-        masks = {w: decoder_mask(attention_mask, t, past, x.dtype, x.device, w) for w in self._windows}
+        masks = {
+            w: decoder_mask(attention_mask, t, past, x.dtype, x.device, w) for w in set(self._layer_windows)
+        }
 
         hidden_states = (x,) if output_hidden_states else None
         attentions = () if output_attentions else None
-        for layer in self.layers:
-            mask = masks[layer.self_attn.sliding_window]
+        for layer, window in zip(self.layers, self._layer_windows):
+            mask = masks[window]
             if checkpointing:
                 x, weights = checkpoint(layer, x, rope, mask, None, output_attentions, use_reentrant=False)
             else:

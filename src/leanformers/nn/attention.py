@@ -37,8 +37,9 @@ def attention(
     if not need_weights and (_SDPA_GQA or not grouped):
         # enable_gqa shares each K/V head across its query group without copying the cache.
         extra = {"enable_gqa": True} if grouped else {}
+        causal = is_causal and mask is None
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=is_causal and mask is None, scale=scale, **extra
+            q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale, **extra
         )
         return out, None
     if grouped:

@@ -123,7 +123,7 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
         self.original_inv_freq = inv_freq
         self.original_max_seq_len = self.max_seq_len_cached = config.max_position_embeddings
-        self._table: Tensor | None = None  # (N, 2, head_dim) float32: cos, sin
+        self._table: Tensor | None = None  # (N, 2, head_dim) float32: cos, signed sin
         self._cast: dict[torch.dtype, Tensor] = {}
 
     def _build_table(self, length: int) -> None:
@@ -159,7 +159,6 @@ class RotaryEmbedding(nn.Module):
             max_position = int(position_ids.max()) + 1
         if self.rope_type == "dynamic":
             self._dynamic_update(position_ids)
-            max_position = max(max_position, self.max_seq_len_cached)
         table = self._table
         if table is None or table.shape[0] < max_position or table.device != self.inv_freq.device:
             self._build_table(max_position)

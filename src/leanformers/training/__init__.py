@@ -19,9 +19,10 @@ from .collators import (
     DefaultDataCollator,
     default_data_collator,
 )
+from .evaluation import EvalPrediction, PredictionOutput
 from .optim import get_scheduler
 from .seq2seq import Seq2SeqTrainer
-from .trainer import EvalPrediction, PredictionOutput, Trainer, TrainOutput, set_seed
+from .trainer import Trainer, TrainOutput, set_seed
 
 __all__ = [
     "DataCollatorForLanguageModeling",

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 
 from ..utils import atomic_write_text, get_logger
+from . import distributed
+from .callbacks import TrainerState
 
 logger = get_logger(__name__)
 
@@ -236,6 +238,109 @@ def save_model_weights(model: torch.nn.Module, folder: str, safe_serialization: 
     from safetensors.torch import save_model
 
     save_model(model, os.path.join(folder, "model.safetensors"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The Trainer's side: what goes into a checkpoint and how a run picks up from one
+# ------------------------------------------------------------------------------------------------
+class CheckpointingMixin:
+    """Saving and resuming for the Trainer (uses its args, state, model, optimizer and scheduler)."""
+
+    def _save_checkpoint(self) -> None:
+        args, state = self.args, self.state
+        folder = os.path.join(args.output_dir, f"{PREFIX}-{state.global_step}")
+        rng_states = distributed.gather_objects(rng_state())
+        if args.metric_for_best_model is not None and state.best_global_step == state.global_step:
+            state.best_model_checkpoint = folder
+        state.stateful_callbacks = {
+            type(cb).__name__: cb.state() for cb in self.callback_handler.callbacks if hasattr(cb, "state")
+        }
+        if args.should_save:
+            write_checkpoint(folder, lambda tmp: self._write_checkpoint_files(tmp, rng_states))
+            rotate_checkpoints(args.output_dir, args.save_total_limit, keep=state.best_model_checkpoint)
+        distributed.barrier()
+
+    def _write_checkpoint_files(self, folder: str, rng_states: list[dict]) -> None:
+        save_model_weights(distributed.unwrap(self.model), folder, self.args.save_safetensors)
+        if hasattr(self.processing_class, "save_pretrained"):
+            self.processing_class.save_pretrained(folder)
+        if not self.args.save_only_model:
+            save_plain(self.optimizer.state_dict(), os.path.join(folder, OPTIMIZER))
+            save_plain(self.lr_scheduler.state_dict(), os.path.join(folder, SCHEDULER))
+            if self.scaler is not None:
+                save_plain(self.scaler.state_dict(), os.path.join(folder, SCALER))
+            for i, state in enumerate(rng_states):
+                name = "rng_state.pth" if len(rng_states) == 1 else f"rng_state_{i}.pth"
+                save_plain(state, os.path.join(folder, name))
+        self.state.save_to_json(os.path.join(folder, TRAINER_STATE))
+        atomic_write_text(os.path.join(folder, TRAINING_ARGS), self.args.to_json_string() + "\n")
+
+    def _load_training_state(self, folder: str) -> dict | None:
+        """Optimizer, scheduler, scaler, trainer state and callback states; returns this process's RNG state."""
+        if not os.path.isfile(os.path.join(folder, OPTIMIZER)):
+            raise CheckpointError(
+                f"{folder} holds only the model (saved with save_only_model=True), so training cannot resume from "
+                "it. Load the weights with from_pretrained and start a new run instead."
+            )
+        device = self.args.device
+        self.optimizer.load_state_dict(load_plain(os.path.join(folder, OPTIMIZER), device))
+        self.lr_scheduler.load_state_dict(load_plain(os.path.join(folder, SCHEDULER)))
+        if self.scaler is not None and os.path.isfile(os.path.join(folder, SCALER)):
+            self.scaler.load_state_dict(load_plain(os.path.join(folder, SCALER)))
+        try:
+            saved = TrainerState.load_from_json(os.path.join(folder, TRAINER_STATE))
+        except (OSError, ValueError, TypeError) as e:
+            raise CheckpointError(f"Cannot read {folder}/{TRAINER_STATE}: {e}") from None
+        for name in (
+            "max_steps",
+            "num_train_epochs",
+            "logging_steps",
+            "eval_steps",
+            "save_steps",
+            "train_batch_size",
+        ):
+            setattr(saved, name, getattr(self.state, name))
+        saved.is_local_process_zero = self.state.is_local_process_zero
+        saved.is_world_process_zero = self.state.is_world_process_zero
+        self.state = saved
+        for cb in self.callback_handler.callbacks:
+            stored = (saved.stateful_callbacks or {}).get(type(cb).__name__)
+            if stored and hasattr(cb, "state"):
+                for key, value in stored.get("attributes", {}).items():
+                    setattr(cb, key, value)
+        self._warn_changed_args(folder)
+        world = self.args.world_size
+        rng_file = os.path.join(
+            folder, "rng_state.pth" if world == 1 else f"rng_state_{self.args.process_index}.pth"
+        )
+        if not os.path.isfile(rng_file):
+            logger.warning(
+                "%s has no RNG state for this process: random draws (dropout) will differ from the original run.",
+                folder,
+            )
+            return None
+        return load_plain(rng_file)
+
+    def _warn_changed_args(self, folder: str) -> None:
+        path = os.path.join(folder, TRAINING_ARGS)
+        if not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+        for name in (
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "seed",
+            "data_seed",
+            "learning_rate",
+        ):
+            if name in saved and saved[name] != getattr(self.args, name):
+                logger.warning(
+                    "%s differs from the checkpoint (%s now, %s then): the resumed run will not match the original.",
+                    name,
+                    getattr(self.args, name),
+                    saved[name],
+                )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -42,12 +42,12 @@ from .callbacks import (
     TrainerControl,
     TrainerState,
 )
+from .checkpoint import CheckpointingMixin
 from .collators import DataCollatorWithPadding, default_data_collator
 from .data import (
     RemoveColumnsCollator,
     ShardedBatchSampler,
     accepts_loss_kwargs,
-    batch_size_of,
     find_labels,
     forward_parameters,
     is_hf_dataset,
@@ -55,6 +55,7 @@ from .data import (
     seed_worker,
     to_device,
 )
+from .evaluation import EvalPrediction, EvaluationMixin, speed_metrics
 from .optim import create_optimizer, get_scheduler
 
 logger = get_logger(__name__)
@@ -63,44 +64,10 @@ logger = get_logger(__name__)
 # ------------------------------------------------------------------------------------------------
 # Small public types
 # ------------------------------------------------------------------------------------------------
-class EvalPrediction:
-    """What `compute_metrics` receives; unpacks like the course does: `logits, labels = eval_preds`."""
-
-    def __init__(self, predictions, label_ids, inputs=None, losses=None):
-        self.predictions = predictions
-        self.label_ids = label_ids
-        self.inputs = inputs
-        self.losses = losses
-        # Unpacks to (predictions, label_ids), plus inputs / losses when include_for_metrics asks for them.
-        self._items = (predictions, label_ids) + tuple(x for x in (inputs, losses) if x is not None)
-
-    def __iter__(self):
-        return iter(self._items)
-
-    def __getitem__(self, idx: int):
-        return self._items[idx]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 class TrainOutput(NamedTuple):
     global_step: int
     training_loss: float
     metrics: dict[str, float]
-
-
-class PredictionOutput(NamedTuple):
-    predictions: Any
-    label_ids: Any
-    metrics: dict[str, float] | None
-
-
-class EvalLoopOutput(NamedTuple):
-    predictions: Any
-    label_ids: Any
-    metrics: dict[str, float]
-    num_samples: int
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
@@ -115,20 +82,8 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def speed_metrics(
-    split: str, start_time: float, num_samples: int | None = None, num_steps: int | None = None
-):
-    runtime = time.time() - start_time
-    out = {f"{split}_runtime": round(runtime, 4)}
-    if runtime > 0 and num_samples is not None:
-        out[f"{split}_samples_per_second"] = round(num_samples / runtime, 3)
-    if runtime > 0 and num_steps is not None:
-        out[f"{split}_steps_per_second"] = round(num_steps / runtime, 3)
-    return out
-
-
 # ------------------------------------------------------------------------------------------------
-class Trainer:
+class Trainer(EvaluationMixin, CheckpointingMixin):
     """Train, evaluate and predict with a model whose forward returns a loss when given labels."""
 
     def __init__(
@@ -759,260 +714,6 @@ class Trainer:
         self.state.log_history.append({**logs, "step": self.state.global_step})
         self.control = self._event("on_log", logs=logs)
 
-    def _save_checkpoint(self) -> None:
-        args, state = self.args, self.state
-        folder = os.path.join(args.output_dir, f"{ckpt.PREFIX}-{state.global_step}")
-        rng_states = dist.gather_objects(ckpt.rng_state())
-        if args.metric_for_best_model is not None and state.best_global_step == state.global_step:
-            state.best_model_checkpoint = folder
-        state.stateful_callbacks = {
-            type(cb).__name__: cb.state() for cb in self.callback_handler.callbacks if hasattr(cb, "state")
-        }
-        if args.should_save:
-            ckpt.write_checkpoint(folder, lambda tmp: self._write_checkpoint_files(tmp, rng_states))
-            ckpt.rotate_checkpoints(args.output_dir, args.save_total_limit, keep=state.best_model_checkpoint)
-        dist.barrier()
-
-    def _write_checkpoint_files(self, folder: str, rng_states: list[dict]) -> None:
-        ckpt.save_model_weights(dist.unwrap(self.model), folder, self.args.save_safetensors)
-        if hasattr(self.processing_class, "save_pretrained"):
-            self.processing_class.save_pretrained(folder)
-        if not self.args.save_only_model:
-            ckpt.save_plain(self.optimizer.state_dict(), os.path.join(folder, ckpt.OPTIMIZER))
-            ckpt.save_plain(self.lr_scheduler.state_dict(), os.path.join(folder, ckpt.SCHEDULER))
-            if self.scaler is not None:
-                ckpt.save_plain(self.scaler.state_dict(), os.path.join(folder, ckpt.SCALER))
-            for i, state in enumerate(rng_states):
-                name = "rng_state.pth" if len(rng_states) == 1 else f"rng_state_{i}.pth"
-                ckpt.save_plain(state, os.path.join(folder, name))
-        self.state.save_to_json(os.path.join(folder, ckpt.TRAINER_STATE))
-        atomic_write_text(os.path.join(folder, ckpt.TRAINING_ARGS), self.args.to_json_string() + "\n")
-
-    def _load_training_state(self, folder: str) -> dict | None:
-        """Optimizer, scheduler, scaler, trainer state and callback states; returns this process's RNG state."""
-        if not os.path.isfile(os.path.join(folder, ckpt.OPTIMIZER)):
-            raise ckpt.CheckpointError(
-                f"{folder} holds only the model (saved with save_only_model=True), so training cannot resume from "
-                "it. Load the weights with from_pretrained and start a new run instead."
-            )
-        device = self.args.device
-        self.optimizer.load_state_dict(ckpt.load_plain(os.path.join(folder, ckpt.OPTIMIZER), device))
-        self.lr_scheduler.load_state_dict(ckpt.load_plain(os.path.join(folder, ckpt.SCHEDULER)))
-        if self.scaler is not None and os.path.isfile(os.path.join(folder, ckpt.SCALER)):
-            self.scaler.load_state_dict(ckpt.load_plain(os.path.join(folder, ckpt.SCALER)))
-        try:
-            saved = TrainerState.load_from_json(os.path.join(folder, ckpt.TRAINER_STATE))
-        except (OSError, ValueError, TypeError) as e:
-            raise ckpt.CheckpointError(f"Cannot read {folder}/{ckpt.TRAINER_STATE}: {e}") from None
-        for name in (
-            "max_steps",
-            "num_train_epochs",
-            "logging_steps",
-            "eval_steps",
-            "save_steps",
-            "train_batch_size",
-        ):
-            setattr(saved, name, getattr(self.state, name))
-        saved.is_local_process_zero = self.state.is_local_process_zero
-        saved.is_world_process_zero = self.state.is_world_process_zero
-        self.state = saved
-        for cb in self.callback_handler.callbacks:
-            stored = (saved.stateful_callbacks or {}).get(type(cb).__name__)
-            if stored and hasattr(cb, "state"):
-                for key, value in stored.get("attributes", {}).items():
-                    setattr(cb, key, value)
-        self._warn_changed_args(folder)
-        world = self.args.world_size
-        rng_file = os.path.join(
-            folder, "rng_state.pth" if world == 1 else f"rng_state_{self.args.process_index}.pth"
-        )
-        if not os.path.isfile(rng_file):
-            logger.warning(
-                "%s has no RNG state for this process: random draws (dropout) will differ from the original run.",
-                folder,
-            )
-            return None
-        return ckpt.load_plain(rng_file)
-
-    def _warn_changed_args(self, folder: str) -> None:
-        import json
-
-        path = os.path.join(folder, ckpt.TRAINING_ARGS)
-        if not os.path.isfile(path):
-            return
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f)
-        for name in (
-            "per_device_train_batch_size",
-            "gradient_accumulation_steps",
-            "seed",
-            "data_seed",
-            "learning_rate",
-        ):
-            if name in saved and saved[name] != getattr(self.args, name):
-                logger.warning(
-                    "%s differs from the checkpoint (%s now, %s then): the resumed run will not match the original.",
-                    name,
-                    getattr(self.args, name),
-                    saved[name],
-                )
-
-    # -- evaluation ----------------------------------------------------------------------------
-    def evaluate(
-        self, eval_dataset: Any = None, ignore_keys: list[str] | None = None, metric_key_prefix: str = "eval"
-    ):
-        """Loss (and compute_metrics) on the eval dataset; keys prefixed `eval_`. A dict of datasets evaluates each."""
-        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
-        if isinstance(dataset, dict):
-            metrics = {}
-            for name, data in dataset.items():
-                metrics.update(self.evaluate(data, ignore_keys, f"{metric_key_prefix}_{name}"))
-            return metrics
-        loader = self.get_eval_dataloader(dataset)
-        start = time.time()
-        output = self.evaluation_loop(
-            loader,
-            "Evaluation",
-            True if self.compute_metrics is None else None,
-            ignore_keys,
-            metric_key_prefix,
-        )
-        total_batch = self.args.eval_batch_size * self.args.world_size
-        output.metrics.update(
-            speed_metrics(
-                metric_key_prefix, start, output.num_samples, math.ceil(output.num_samples / total_batch)
-            )
-        )
-        self.log(output.metrics)
-        self.control = self._event("on_evaluate", metrics=output.metrics)
-        return output.metrics
-
-    def predict(
-        self, test_dataset: Any, ignore_keys: list[str] | None = None, metric_key_prefix: str = "test"
-    ):
-        """Predictions (numpy), label ids (if the dataset has labels) and metrics, keys prefixed `test_`."""
-        loader = self.get_test_dataloader(test_dataset)
-        start = time.time()
-        output = self.evaluation_loop(loader, "Prediction", None, ignore_keys, metric_key_prefix)
-        total_batch = self.args.eval_batch_size * self.args.world_size
-        output.metrics.update(
-            speed_metrics(
-                metric_key_prefix, start, output.num_samples, math.ceil(output.num_samples / total_batch)
-            )
-        )
-        self.control = self._event("on_predict", metrics=output.metrics)
-        return PredictionOutput(output.predictions, output.label_ids, output.metrics)
-
-    def evaluation_loop(
-        self,
-        dataloader,
-        description: str,
-        prediction_loss_only: bool | None = None,
-        ignore_keys: list[str] | None = None,
-        metric_key_prefix: str = "eval",
-    ) -> EvalLoopOutput:
-        """Run the model over `dataloader` (this process's shard), gather every process's outputs, score them."""
-        args = self.args
-        loss_only = prediction_loss_only if prediction_loss_only is not None else args.prediction_loss_only
-        model = dist.unwrap(self.model)
-        if not self.is_in_train and (args.bf16_full_eval or args.fp16_full_eval):
-            model = model.to(dtype=torch.bfloat16 if args.bf16_full_eval else torch.float16)
-        model.eval()
-        self.callback_handler.eval_dataloader = dataloader
-        sampler: ShardedBatchSampler = dataloader.batch_sampler
-        n, bs = sampler.num_samples, sampler.batch_size
-        pieces = []  # (global batch index, genuine examples, loss, logits, labels, inputs)
-        for j, inputs in zip(sampler.batch_indices(), dataloader):
-            genuine = batch_size_of(inputs)
-            if args.world_size > 1:  # the last batches are padded with repeats so every process has as many
-                genuine = max(0, min(bs, n - j * bs))
-                if genuine == 0:
-                    continue
-                inputs = _first_rows(inputs, genuine)
-            loss, logits, labels = self.prediction_step(model, inputs, loss_only, ignore_keys)
-            if logits is not None and self.preprocess_logits_for_metrics is not None:
-                logits = self.preprocess_logits_for_metrics(logits, labels)
-            main = getattr(model, "main_input_name", "input_ids")
-            kept_inputs = (
-                inputs.get(main)
-                if "inputs" in args.include_for_metrics and isinstance(inputs, Mapping)
-                else None
-            )
-            pieces.append(
-                (
-                    j,
-                    genuine,
-                    None if loss is None else float(loss),
-                    _numpy(logits),
-                    _numpy(labels),
-                    _numpy(kept_inputs),
-                )
-            )
-            self.control = self._event("on_prediction_step")
-        pieces = sorted(
-            (p for rank_pieces in dist.gather_objects(pieces) for p in rank_pieces), key=lambda p: p[0]
-        )
-
-        def joined(k: int):
-            arrays = [_truncate(p[k], p[1]) for p in pieces if p[k] is not None]
-            return _concat_padded(arrays) if arrays else None
-
-        preds, label_ids, kept = joined(3), joined(4), joined(5)
-        losses = [(p[2], p[1]) for p in pieces if p[2] is not None]
-        metrics: dict[str, Any] = {}
-        if self.compute_metrics is not None and preds is not None and label_ids is not None:
-            extra = {}
-            if "inputs" in args.include_for_metrics:
-                extra["inputs"] = kept
-            if "loss" in args.include_for_metrics:
-                extra["losses"] = np.array([loss for loss, _ in losses])
-            metrics = dict(self.compute_metrics(EvalPrediction(preds, label_ids, **extra)) or {})
-        metrics = {k: _plain(v) for k, v in metrics.items()}
-        if losses:
-            count = sum(c for _, c in losses)
-            metrics[f"{metric_key_prefix}_loss"] = sum(loss * c for loss, c in losses) / max(count, 1)
-        metrics = {
-            k if k.startswith(f"{metric_key_prefix}_") else f"{metric_key_prefix}_{k}": v
-            for k, v in metrics.items()
-        }
-        return EvalLoopOutput(preds, label_ids, metrics, n)
-
-    def prediction_step(
-        self,
-        model: nn.Module,
-        inputs: dict[str, Any],
-        prediction_loss_only: bool,
-        ignore_keys: list[str] | None = None,
-    ):
-        """(loss, logits, labels) of one batch, without gradients."""
-        has_labels = bool(self.label_names) and all(inputs.get(k) is not None for k in self.label_names)
-        inputs = self._prepare_inputs(inputs)
-        if ignore_keys is None:
-            ignore_keys = getattr(getattr(model, "config", None), "keys_to_ignore_at_inference", None) or [
-                "past_key_values"
-            ]
-        labels = None
-        if has_labels:
-            labels = tuple(inputs[k].detach() for k in self.label_names)
-            labels = labels[0] if len(labels) == 1 else labels
-        with torch.no_grad(), self.autocast():
-            if has_labels:
-                loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
-                loss = loss.detach().mean()
-                ignore = [*ignore_keys, "loss"]
-            else:
-                loss, outputs, ignore = None, model(**inputs), list(ignore_keys)
-        if prediction_loss_only:
-            return loss, None, None
-        if hasattr(outputs, "keys"):
-            logits = tuple(v for k, v in outputs.items() if k not in ignore and v is not None)
-        elif isinstance(outputs, (tuple, list)):
-            logits = tuple(outputs[1:] if has_labels else outputs)
-        else:
-            logits = (outputs,)
-        logits = tuple(x.detach() if isinstance(x, torch.Tensor) else x for x in logits)
-        return loss, (logits[0] if len(logits) == 1 else logits), labels
-
     # -- saving ----------------------------------------------------------------------------------
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """Model (safetensors + config), tokenizer and training arguments (JSON) in `output_dir`."""
@@ -1073,63 +774,6 @@ def _get(outputs: Any, key: str, index: int) -> Any:
     if hasattr(outputs, "keys"):
         return outputs.get(key) if hasattr(outputs, "get") else getattr(outputs, key, None)
     return outputs[index]
-
-
-def _numpy(x: Any) -> Any:
-    if x is None:
-        return None
-    if isinstance(x, (tuple, list)):
-        return type(x)(_numpy(v) for v in x)
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        return (x.float() if x.dtype in (torch.bfloat16, torch.float16) else x).numpy()
-    return x
-
-
-def _first_rows(batch: Any, n: int) -> Any:
-    if isinstance(batch, Mapping):
-        return {k: _first_rows(v, n) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_first_rows(v, n) for v in batch)
-    return batch[:n] if isinstance(batch, torch.Tensor) and batch.dim() else batch
-
-
-def _truncate(x: Any, n: int | None) -> Any:
-    """The first `n` rows (drops the duplicates that pad the last batches under torchrun)."""
-    if n is None or x is None:
-        return x
-    if isinstance(x, (tuple, list)):
-        return type(x)(_truncate(v, n) for v in x)
-    return x[:n] if isinstance(x, np.ndarray) and x.ndim else x
-
-
-def _concat_padded(arrays: list[Any]) -> Any:
-    """Concatenate batches along dim 0, padding later dims with -100 where batches differ (token tasks)."""
-    first = arrays[0]
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat_padded([a[i] for a in arrays]) for i in range(len(first)))
-    if not isinstance(first, np.ndarray) or first.ndim == 0:
-        return np.array(arrays)
-    if first.ndim == 1 or all(a.shape[1:] == first.shape[1:] for a in arrays):
-        return np.concatenate(arrays, axis=0)
-    shape = [sum(a.shape[0] for a in arrays)] + [
-        max(a.shape[d] for a in arrays) for d in range(1, first.ndim)
-    ]
-    out = np.full(shape, -100, dtype=first.dtype)
-    row = 0
-    for a in arrays:
-        out[(slice(row, row + a.shape[0]), *(slice(0, s) for s in a.shape[1:]))] = a
-        row += a.shape[0]
-    return out
-
-
-def _plain(value: Any) -> Any:
-    """numpy / 0-d tensor metrics -> Python numbers (JSON-serialisable)."""
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value
 
 
 def _plot_history(history: list[dict], output_dir: str) -> None:
