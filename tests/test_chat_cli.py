@@ -41,7 +41,9 @@ def _reference_replies(folder, turns, system, max_new_tokens):
     for turn in turns:
         messages.append({"role": "user", "content": turn})
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-        out = model.generate(ids, max_new_tokens=max_new_tokens, pad_token_id=tok.eos_token_id, do_sample=False)
+        out = model.generate(
+            ids, max_new_tokens=max_new_tokens, pad_token_id=tok.eos_token_id, do_sample=False
+        )
         text = tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
         printed += text + "\n"
         messages.append({"role": "assistant", "content": text.strip()})
@@ -58,7 +60,9 @@ def _run(args, stdin):
 
 def test_piped_conversation_streams_replies_and_exits_on_eof(folder):
     turns = ["Hello!", "What did I just say?"]
-    result = _run(["chat", "--model", folder, "--max-new-tokens", "8", "--system", "Be nice."], "\n".join(turns) + "\n")
+    result = _run(
+        ["chat", "--model", folder, "--max-new-tokens", "8", "--system", "Be nice."], "\n".join(turns) + "\n"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == _reference_replies(folder, turns, "Be nice.", 8)
 

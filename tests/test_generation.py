@@ -12,7 +12,7 @@ import torch
 import transformers
 
 from leanformers import AutoModelForCausalLM
-from leanformers.generation import decoding
+from leanformers.generation import runner
 
 PROMPTS = torch.tensor([[5, 6, 7, 8, 9], [0, 0, 11, 12, 13], [0, 0, 0, 0, 14], [20, 21, 22, 23, 24]])
 MASK = (PROMPTS != 0).long()
@@ -81,16 +81,22 @@ def _assert_same(expected, got):
 )
 def test_greedy_matches_reference(pair, kwargs):
     ref, ours, eos = pair
-    expected, got = _both(ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, **kwargs)
+    expected, got = _both(
+        ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, **kwargs
+    )
     _assert_same(expected, got)
 
 
 def test_finished_rows_leave_the_batch(pair, monkeypatch):
     ref, ours, eos = pair
     kept = []
-    original = decoding._Runner.keep
-    monkeypatch.setattr(decoding._Runner, "keep", lambda self, rows: (kept.append(len(rows)), original(self, rows)))
-    expected, got = _both(ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, max_new_tokens=16)
+    original = runner.Runner.keep
+    monkeypatch.setattr(
+        runner.Runner, "keep", lambda self, rows: (kept.append(len(rows)), original(self, rows))
+    )
+    expected, got = _both(
+        ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, max_new_tokens=16
+    )
     _assert_same(expected, got)
     assert kept and min(kept) < PROMPTS.shape[0]  # rows were dropped, output unchanged
 
@@ -100,21 +106,31 @@ def test_finished_rows_leave_the_batch(pair, monkeypatch):
     [
         dict(num_beams=3, max_new_tokens=10),
         dict(num_beams=3, num_return_sequences=2, max_new_tokens=10, length_penalty=0.5, early_stopping=True),
-        dict(num_beams=4, num_return_sequences=4, max_new_tokens=12, length_penalty=-1.0, early_stopping=False),
+        dict(
+            num_beams=4, num_return_sequences=4, max_new_tokens=12, length_penalty=-1.0, early_stopping=False
+        ),
         dict(num_beams=3, max_new_tokens=12, length_penalty=2.0, early_stopping="never"),
         dict(num_beams=2, max_new_tokens=8, no_repeat_ngram_size=2, min_new_tokens=3),
     ],
 )
 def test_beam_search_matches_reference(pair, kwargs):
     ref, ours, eos = pair
-    expected, got = _both(ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, **kwargs)
+    expected, got = _both(
+        ref, ours, input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, **kwargs
+    )
     _assert_same(expected, got)
 
 
 def test_beam_search_scores_match_reference(pair):
     ref, ours, eos = pair
     kw = dict(input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, max_new_tokens=8)
-    kw.update(num_beams=3, num_return_sequences=2, return_dict_in_generate=True, output_scores=True, output_logits=True)
+    kw.update(
+        num_beams=3,
+        num_return_sequences=2,
+        return_dict_in_generate=True,
+        output_scores=True,
+        output_logits=True,
+    )
     expected, got = _both(ref, ours, **kw)
     _assert_same(expected, got)
     torch.testing.assert_close(got.sequences_scores, expected.sequences_scores, atol=1e-5, rtol=1e-5)
@@ -143,7 +159,9 @@ def test_greedy_scores_and_cache_outputs(pair):
     [
         dict(max_new_tokens=16, top_k=10, top_p=0.8, temperature=0.7),
         dict(max_new_tokens=10, num_return_sequences=3, typical_p=0.9, min_p=0.05, top_k=0),
-        dict(max_new_tokens=10, temperature=1.5, epsilon_cutoff=0.01, eta_cutoff=0.01, repetition_penalty=1.2),
+        dict(
+            max_new_tokens=10, temperature=1.5, epsilon_cutoff=0.01, eta_cutoff=0.01, repetition_penalty=1.2
+        ),
         dict(max_new_tokens=8, num_beams=2, num_return_sequences=2, top_k=20),  # beam sampling
     ],
 )
@@ -151,7 +169,9 @@ def test_sampling_same_seed_matches_reference(pair, kwargs):
     """Same seed, same tokens: the processed scores are identical and multinomial is drawn over the
     same (batch, vocab) tensor, also after finished rows have left leanformers' running batch."""
     ref, ours, eos = pair
-    kw = dict(input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, do_sample=True, **kwargs)
+    kw = dict(
+        input_ids=PROMPTS, attention_mask=MASK, pad_token_id=0, eos_token_id=eos, do_sample=True, **kwargs
+    )
     for seed in (0, 1, 2):
         expected, got = _both(ref, ours, seed=seed, **kw)
         _assert_same(expected, got)
@@ -217,3 +237,91 @@ def test_bad_input_errors(pair, kwargs, match):
     _, ours, _ = pair
     with pytest.raises(ValueError, match=match):
         ours.generate(**{"max_new_tokens": 5, **kwargs})
+
+
+# ------------------------------------------------------------------------------------------------
+# Encoder-decoder models: the encoder runs once, its output is expanded for beams / samples
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=["bart", "t5"])
+def seq2seq(request, tmp_path_factory):
+    from leanformers import AutoModelForSeq2SeqLM
+
+    torch.manual_seed(0)
+    if request.param == "bart":
+        config = transformers.BartConfig(
+            vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+            decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
+            init_std=0.3,  # larger random weights: less repetitive outputs
+        )  # fmt: skip
+    else:
+        config = transformers.T5Config(
+            vocab_size=99,
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            decoder_start_token_id=0,
+            initializer_factor=5.0,
+        )
+    ref = transformers.AutoModelForSeq2SeqLM.from_config(config).eval()
+    path = tmp_path_factory.mktemp(request.param)
+    ref.save_pretrained(path)
+    ours = AutoModelForSeq2SeqLM.from_pretrained(path)
+    src = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 1, 1, 1], [20, 21, 1, 1, 1, 1]])
+    mask = (src != 1).long()
+    free = ref.generate(
+        src, attention_mask=mask, eos_token_id=None, forced_eos_token_id=None, max_new_tokens=12
+    )
+    return ref, ours, src, mask, _staggered_eos(free)
+
+
+def _staggered_eos(free: torch.Tensor) -> list[int]:
+    """EOS ids that end rows 0 and 1 (each a token only that row generates), so rows finish apart."""
+    rows = [r[2:].tolist() for r in free]
+    picks: list[int] = []
+    for i in (0, 1):
+        for t in rows[i]:
+            if t not in picks and all(t not in other for j, other in enumerate(rows) if j != i):
+                picks.append(t)
+                break
+    return picks or [int(free[0, 3])]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(max_new_tokens=12),
+        dict(max_new_tokens=10, num_beams=3, num_return_sequences=2),
+        dict(max_length=12, min_length=5, num_beams=4, no_repeat_ngram_size=2, length_penalty=2.0),
+        dict(max_new_tokens=8, forced_bos_token_id=4, forced_eos_token_id=5, repetition_penalty=1.2),
+        dict(max_new_tokens=8, decoder_input_ids=torch.tensor([[7], [7], [7]])),
+    ],
+)
+def test_seq2seq_matches_reference(seq2seq, kwargs):
+    ref, ours, src, mask, eos = seq2seq
+    expected, got = _both(ref, ours, input_ids=src, attention_mask=mask, eos_token_id=eos, **kwargs)
+    _assert_same(expected, got)
+
+
+def test_seq2seq_sampling_and_dropped_rows(seq2seq, monkeypatch):
+    ref, ours, src, mask, eos = seq2seq
+    kept = []
+    original = runner.Runner.keep
+    monkeypatch.setattr(
+        runner.Runner, "keep", lambda self, rows: (kept.append(len(rows)), original(self, rows))
+    )
+    expected, got = _both(ref, ours, input_ids=src, attention_mask=mask, eos_token_id=eos, max_new_tokens=12)
+    _assert_same(expected, got)
+    assert kept, "a finished row should have left the batch"
+    kw = dict(
+        input_ids=src, attention_mask=mask, eos_token_id=eos, max_new_tokens=10, do_sample=True, top_k=20
+    )
+    expected, got = _both(ref, ours, seed=3, num_return_sequences=2, **kw)
+    _assert_same(expected, got)
+    out = ours.generate(
+        src, attention_mask=mask, max_new_tokens=4, return_dict_in_generate=True, output_scores=True
+    )
+    assert (
+        type(out).__name__ == "GenerateEncoderDecoderOutput" and len(out.scores) == out.sequences.shape[1] - 1
+    )

@@ -20,7 +20,9 @@ def test_defaults_equal_the_reference():
 
 
 def test_json_round_trip_both_ways(tmp_path):
-    kwargs = dict(max_new_tokens=7, do_sample=True, top_p=0.9, eos_token_id=[1, 2], pad_token_id=0, custom_key=3)
+    kwargs = dict(
+        max_new_tokens=7, do_sample=True, top_p=0.9, eos_token_id=[1, 2], pad_token_id=0, custom_key=3
+    )
     GenerationConfig(**kwargs).save_pretrained(tmp_path / "ours")
     transformers.GenerationConfig(**kwargs).save_pretrained(tmp_path / "theirs")
     ours_file = json.loads((tmp_path / "ours" / "generation_config.json").read_text())

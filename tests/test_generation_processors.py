@@ -44,8 +44,14 @@ CASES = [
         lambda: ref.MinNewTokensLengthLogitsProcessor(5, 6, [2, 4]),
         lambda: lf.MinNewTokensLengthLogitsProcessor(5, 6, [2, 4]),
     ),
-    (lambda: ref.ForcedEOSTokenLogitsProcessor(10, [2, 3]), lambda: lf.ForcedEOSTokenLogitsProcessor(10, [2, 3])),
-    (lambda: ref.ExponentialDecayLengthPenalty((2, 1.5), 3, 4), lambda: lf.ExponentialDecayLengthPenalty((2, 1.5), 3, 4)),
+    (
+        lambda: ref.ForcedEOSTokenLogitsProcessor(10, [2, 3]),
+        lambda: lf.ForcedEOSTokenLogitsProcessor(10, [2, 3]),
+    ),
+    (
+        lambda: ref.ExponentialDecayLengthPenalty((2, 1.5), 3, 4),
+        lambda: lf.ExponentialDecayLengthPenalty((2, 1.5), 3, 4),
+    ),
     (lambda: ref.SuppressTokensLogitsProcessor([1, 5]), lambda: lf.SuppressTokensLogitsProcessor([1, 5])),
     (
         lambda: ref.SuppressTokensAtBeginLogitsProcessor([1, 5], 9),
@@ -55,9 +61,15 @@ CASES = [
     (lambda: ref.LogitNormalization(), lambda: lf.LogitNormalization()),
     (lambda: ref.TemperatureLogitsWarper(0.7), lambda: lf.TemperatureLogitsWarper(0.7)),
     (lambda: ref.TopKLogitsWarper(5), lambda: lf.TopKLogitsWarper(5)),
-    (lambda: ref.TopKLogitsWarper(3, min_tokens_to_keep=6), lambda: lf.TopKLogitsWarper(3, min_tokens_to_keep=6)),
+    (
+        lambda: ref.TopKLogitsWarper(3, min_tokens_to_keep=6),
+        lambda: lf.TopKLogitsWarper(3, min_tokens_to_keep=6),
+    ),
     (lambda: ref.TopPLogitsWarper(0.8), lambda: lf.TopPLogitsWarper(0.8)),
-    (lambda: ref.TopPLogitsWarper(0.3, min_tokens_to_keep=3), lambda: lf.TopPLogitsWarper(0.3, min_tokens_to_keep=3)),
+    (
+        lambda: ref.TopPLogitsWarper(0.3, min_tokens_to_keep=3),
+        lambda: lf.TopPLogitsWarper(0.3, min_tokens_to_keep=3),
+    ),
     (lambda: ref.MinPLogitsWarper(0.1), lambda: lf.MinPLogitsWarper(0.1)),
     (lambda: ref.TypicalLogitsWarper(0.9), lambda: lf.TypicalLogitsWarper(0.9)),
     (lambda: ref.EpsilonLogitsWarper(0.02), lambda: lf.EpsilonLogitsWarper(0.02)),
@@ -77,7 +89,8 @@ def test_processor_matches_reference(make_ref, make_ours, scores, input_ids):
 def test_forced_bos_on_first_step(scores):
     first = torch.zeros((4, 1), dtype=torch.long)
     torch.testing.assert_close(
-        lf.ForcedBOSTokenLogitsProcessor(7)(first, scores.clone()), ref.ForcedBOSTokenLogitsProcessor(7)(first, scores.clone())
+        lf.ForcedBOSTokenLogitsProcessor(7)(first, scores.clone()),
+        ref.ForcedBOSTokenLogitsProcessor(7)(first, scores.clone()),
     )
     later = torch.zeros((4, 3), dtype=torch.long)
     assert torch.equal(lf.ForcedBOSTokenLogitsProcessor(7)(later, scores), scores)

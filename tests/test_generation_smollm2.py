@@ -15,7 +15,7 @@ import torch
 pytestmark = pytest.mark.slow
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-QUESTIONS = ["What is 2+2?", "Name a colour of the sky.", "Write one word that rhymes with cat."]
+QUESTIONS = ["What is 2+2?", "Name a colour of the sky."]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,9 @@ def smollm2(tmp_path_factory):
 
 def _chat_ids(tokenizer, question):
     messages = [{"role": "user", "content": question}]
-    enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    enc = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
@@ -46,8 +48,8 @@ def _chat_ids(tokenizer, question):
 def test_greedy_chat_replies_identical(smollm2, question):
     tokenizer, ours, ref = smollm2
     inputs = _chat_ids(tokenizer, question)
-    expected = ref.generate(**inputs, max_new_tokens=24, do_sample=False)
-    got = ours.generate(**inputs, max_new_tokens=24, do_sample=False)
+    expected = ref.generate(**inputs, max_new_tokens=16, do_sample=False)
+    got = ours.generate(**inputs, max_new_tokens=16, do_sample=False)
     assert torch.equal(got, expected), (tokenizer.decode(expected[0]), tokenizer.decode(got[0]))
     if question == QUESTIONS[0]:
         assert "4" in tokenizer.decode(got[0, inputs["input_ids"].shape[1] :])
@@ -61,8 +63,10 @@ def test_batched_beam_search_identical(smollm2):
     mask = torch.zeros_like(ids)
     for i, r in enumerate(rows):
         ids[i, width - len(r) :], mask[i, width - len(r) :] = r, 1
-    kwargs = dict(max_new_tokens=12, num_beams=3, num_return_sequences=2, do_sample=False)
-    assert torch.equal(ours.generate(ids, attention_mask=mask, **kwargs), ref.generate(ids, attention_mask=mask, **kwargs))
+    kwargs = dict(max_new_tokens=6, num_beams=2, num_return_sequences=2, do_sample=False)
+    assert torch.equal(
+        ours.generate(ids, attention_mask=mask, **kwargs), ref.generate(ids, attention_mask=mask, **kwargs)
+    )
 
 
 def test_pipeline_chat_answers(smollm2):

@@ -30,7 +30,9 @@ def tokenizers():
 def model(tmp_path_factory, tokenizers):
     path = tmp_path_factory.mktemp("gpt2")
     torch.manual_seed(0)
-    ref = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128)).eval()
+    ref = transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    ).eval()
     ref.save_pretrained(path)
     return ref, AutoModelForCausalLM.from_pretrained(path)
 
@@ -96,7 +98,9 @@ def test_iterator_streamer_from_a_thread(tokenizers, model):
     inputs = tok("The course starts", return_tensors="pt")
     streamer = TextIteratorStreamer(tok, skip_prompt=True, timeout=60)
     result = {}
-    thread = threading.Thread(target=lambda: result.update(ids=ours.generate(**inputs, max_new_tokens=10, streamer=streamer)))
+    thread = threading.Thread(
+        target=lambda: result.update(ids=ours.generate(**inputs, max_new_tokens=10, streamer=streamer))
+    )
     thread.start()
     text = "".join(piece for piece in streamer)
     thread.join()

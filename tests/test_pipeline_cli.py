@@ -6,8 +6,8 @@ import io
 import json
 
 import pytest
-from _pipeline_checkpoints import NLI_LABELS, SENTIMENT_LABELS, build_bert
 
+from _pipeline_checkpoints import NLI_LABELS, SENTIMENT_LABELS, build_bert
 from leanformers.cli import main
 
 
@@ -61,6 +61,12 @@ def test_run_bad_usage_exits_2(seq, capsys, monkeypatch):
 def test_tasks_lists_tasks_and_defaults(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
-    for expected in ("text-classification", "sentiment-analysis", "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-                     "leanformers/all-MiniLM-L6-v2-sentiment", "translation_XX_to_YY", "zero-shot-classification"):
+    for expected in (
+        "text-classification",
+        "sentiment-analysis",
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        "leanformers/all-MiniLM-L6-v2-sentiment",
+        "translation_XX_to_YY",
+        "zero-shot-classification",
+    ):
         assert expected in out

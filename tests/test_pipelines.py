@@ -8,8 +8,8 @@ import sys
 
 import pytest
 import torch
-from _pipeline_checkpoints import NER_LABELS, NLI_LABELS, SENTIMENT_LABELS, build_bert
 
+from _pipeline_checkpoints import NER_LABELS, NLI_LABELS, SENTIMENT_LABELS, build_bert
 from leanformers import pipeline
 from leanformers.hub import HubError, import_folder_to_cache
 from leanformers.pipelines import TASKS, check_task, default_model_candidates, get_supported_tasks
@@ -68,8 +68,12 @@ def test_task_names_aliases_and_translation():
     assert check_task("sentiment-analysis")[0] == "text-classification"
     assert check_task("ner")[0] == "token-classification"
     assert check_task("translation_en_to_fr")[0::2] == ("translation", ("en", "fr"))
-    assert "sentiment-analysis" in get_supported_tasks() and "zero-shot-classification" in get_supported_tasks()
-    with pytest.raises(KeyError, match="Did you mean 'sentiment-analysis'.*Known tasks: .*zero-shot-classification"):
+    assert (
+        "sentiment-analysis" in get_supported_tasks() and "zero-shot-classification" in get_supported_tasks()
+    )
+    with pytest.raises(
+        KeyError, match="Did you mean 'sentiment-analysis'.*Known tasks: .*zero-shot-classification"
+    ):
         check_task("sentimnt-analysis")
     with pytest.raises(ValueError, match="translation_XX_to_YY"):
         check_task("translation_en_fr")
@@ -84,7 +88,10 @@ def test_defaults_are_the_reference_ones():
     for task, spec in TASKS.items():
         ref_default = reference.SUPPORTED_TASKS[task]["default"]
         if task == "translation":
-            assert default_model_candidates("translation_en_to_de")[0] == ref_default[("en", "de")]["model"]["pt"][0]
+            assert (
+                default_model_candidates("translation_en_to_de")[0]
+                == ref_default[("en", "de")]["model"]["pt"][0]
+            )
         else:
             assert spec.defaults[0] == ref_default["model"]["pt"][0], task
     assert TASKS["text-classification"].defaults[1] == "leanformers/all-MiniLM-L6-v2-sentiment"
@@ -124,7 +131,9 @@ def test_task_inferred_from_architectures(folders):
 
 
 def test_head_that_does_not_fit_the_task(folders):
-    with pytest.raises(ValueError, match="does not fit the task 'fill-mask'. It supports: text-classification"):
+    with pytest.raises(
+        ValueError, match="does not fit the task 'fill-mask'. It supports: text-classification"
+    ):
         pipeline("fill-mask", model=folders["seq"])
     with pytest.raises(ValueError, match="It supports: feature-extraction"):
         pipeline("sentiment-analysis", model=folders["base"])
@@ -144,8 +153,12 @@ def test_batch_sizes_give_the_same_results(folders):
         ("text-classification", "seq", TEXTS, {"top_k": None}),
         ("token-classification", "ner", TEXTS, {"aggregation_strategy": "simple"}),
         ("fill-mask", "mlm", [f"{t} [MASK]." for t in TEXTS], {}),
-        ("question-answering", "qa", [{"question": q, "context": CONTEXT * 3} for q in ("Where?", "Who?", "When?")],
-         {"top_k": 2, "max_seq_len": 64, "doc_stride": 16}),
+        (
+            "question-answering",
+            "qa",
+            [{"question": q, "context": CONTEXT * 3} for q in ("Where?", "Who?", "When?")],
+            {"top_k": 2, "max_seq_len": 64, "doc_stride": 16},
+        ),
         ("zero-shot-classification", "nli", TEXTS[:2] + TEXTS[3:], {"candidate_labels": ["a", "bb c", "d"]}),
     ]
     for task, name, inputs, kwargs in cases:
@@ -249,9 +262,13 @@ def test_sentence_similarity_example_offline_without_transformers(tmp_path):
 
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     env.pop("HF_HUB_CACHE", None)
-    import_folder_to_cache(minilm_folder(), "sentence-transformers/all-MiniLM-L6-v2", str(tmp_path / "hf" / "hub"))
+    import_folder_to_cache(
+        minilm_folder(), "sentence-transformers/all-MiniLM-L6-v2", str(tmp_path / "hf" / "hub")
+    )
     example = Path(__file__).resolve().parents[1] / "examples" / "sentence_similarity.py"
     code = f"import sys, runpy; sys.modules['transformers'] = None; runpy.run_path({str(example)!r}, run_name='__main__')"
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert "'This is an example sentence' starts with 0.0677, 0.0635, 0.0487, 0.0793, 0.0374" in out
     assert "1.00   0.17" in out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 
 import pytest
+
 from _pipeline_checkpoints import (
     NER_LABELS,
     NLI_LABELS,
@@ -16,7 +17,6 @@ from _pipeline_checkpoints import (
     build_roberta,
     minilm_folder,
 )
-
 from leanformers import pipeline
 
 transformers = pytest.importorskip("transformers")
@@ -124,8 +124,16 @@ def test_feature_extraction(pipes):
 # -- text-classification ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"top_k": None}, {"top_k": 1}, {"top_k": 2}, {"function_to_apply": "sigmoid"}, {"function_to_apply": "none"},
-     {"return_all_scores": True}, {"return_all_scores": False}],
+    [
+        {},
+        {"top_k": None},
+        {"top_k": 1},
+        {"top_k": 2},
+        {"function_to_apply": "sigmoid"},
+        {"function_to_apply": "none"},
+        {"return_all_scores": True},
+        {"return_all_scores": False},
+    ],
 )
 def test_text_classification(pipes, kwargs):
     pair = pipes("sentiment-analysis", "bert-seq")
@@ -158,13 +166,21 @@ def test_text_classification_problem_types(tmp_path):
     }.items():
         torch.manual_seed(0)
         config = transformers.BertConfig(
-            vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-            initializer_range=0.3, **cfg,
+            vocab_size=30522,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            initializer_range=0.3,
+            **cfg,
         )
         transformers.BertForSequenceClassification(config).save_pretrained(tmp_path / name)
         transformers.BertTokenizerFast.from_pretrained(minilm_folder()).save_pretrained(tmp_path / name)
         folder = str(tmp_path / name)
-        pair = (pipeline("text-classification", model=folder), transformers.pipeline("text-classification", model=folder))
+        pair = (
+            pipeline("text-classification", model=folder),
+            transformers.pipeline("text-classification", model=folder),
+        )
         assert_same(*both(pair, TEXTS[:2]))
         assert_same(*both(pair, TEXTS[0], top_k=None))
 
@@ -204,7 +220,8 @@ def test_token_classification(pipes, strategy, name):
         assert_same(*both(pair, args, aggregation_strategy=strategy))
     assert_same(*both(pair, TEXTS[5], aggregation_strategy=strategy, ignore_labels=[]))
     assert_same(
-        pair[0](TEXTS, aggregation_strategy=strategy, batch_size=4), pair[1](TEXTS, aggregation_strategy=strategy)
+        pair[0](TEXTS, aggregation_strategy=strategy, batch_size=4),
+        pair[1](TEXTS, aggregation_strategy=strategy),
     )
 
 
@@ -226,7 +243,9 @@ def test_question_answering(pipes, name):
     assert_same(*both(pair, question=q, context=CONTEXT))
     assert_same(*both(pair, {"question": q, "context": CONTEXT}))
     assert_same(*both(pair, question=[q, "Who founded it?"], context=CONTEXT))
-    assert_same(*both(pair, [{"question": q, "context": CONTEXT}, {"question": "When?", "context": TEXTS[3]}]))
+    assert_same(
+        *both(pair, [{"question": q, "context": CONTEXT}, {"question": "When?", "context": TEXTS[3]}])
+    )
     assert_same(*both(pair, question=q, context=CONTEXT, top_k=3))
     assert_same(*both(pair, question=q, context=CONTEXT, top_k=2, max_answer_len=3, align_to_words=False))
     assert_same(*both(pair, question=q, context=CONTEXT, handle_impossible_answer=True, top_k=2))
@@ -254,7 +273,9 @@ def test_zero_shot(pipes):
     assert_same(*both(pair, TEXTS[0], candidate_labels=labels, multi_label=True))
     assert_same(*both(pair, TEXTS[0], candidate_labels=["sports"]))
     assert_same(*both(pair, TEXTS[:2], candidate_labels=labels, hypothesis_template="The topic is {}."))
-    assert_same(pair[0](TEXTS[:2], candidate_labels=labels, batch_size=1), pair[1](TEXTS[:2], candidate_labels=labels))
+    assert_same(
+        pair[0](TEXTS[:2], candidate_labels=labels, batch_size=1), pair[1](TEXTS[:2], candidate_labels=labels)
+    )
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ def folder(tmp_path_factory):
     tok.chat_template = CHATML
     tok.save_pretrained(path)
     torch.manual_seed(0)
-    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128))
+    model = transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128)
+    )
     model.save_pretrained(path)
     return str(path)
 
@@ -39,7 +41,10 @@ def pipes(folder):
     "inputs, kwargs",
     [
         ("Hello world", dict(max_new_tokens=10, do_sample=False)),
-        ("In this course, we will teach you how to", dict(max_new_tokens=8, num_return_sequences=2, num_beams=3, do_sample=False)),
+        (
+            "In this course, we will teach you how to",
+            dict(max_new_tokens=8, num_return_sequences=2, num_beams=3, do_sample=False),
+        ),
         ("Hi", dict(max_new_tokens=5, return_full_text=False, do_sample=False)),
         ("Hi", dict(max_new_tokens=5, return_tensors=True, do_sample=False)),
         (["a b c", "Hello there my friend"], dict(max_new_tokens=6, do_sample=False)),
@@ -53,7 +58,9 @@ def test_matches_reference(pipes, inputs, kwargs):
     assert ours(inputs, **kwargs) == ref(inputs, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs", [dict(max_new_tokens=10), dict(max_new_tokens=6, num_return_sequences=3, top_k=5, top_p=0.9)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(max_new_tokens=10), dict(max_new_tokens=6, num_return_sequences=3, top_k=5, top_p=0.9)]
+)
 def test_sampling_defaults_match_reference(pipes, kwargs):
     """The pipeline samples by default (temperature 0.7); same seed, same text."""
     ref, ours = pipes
@@ -73,7 +80,9 @@ def test_chat_input_returns_the_conversation(pipes):
     assert got[0]["generated_text"][:2] == chat and got[0]["generated_text"][2]["role"] == "assistant"
     # a list of chats -> a list of results; a chat ending with the assistant is continued
     prefill = chat + [{"role": "assistant", "content": "The answer"}]
-    assert ours([chat, prefill], max_new_tokens=4, do_sample=False) == ref([chat, prefill], max_new_tokens=4, do_sample=False)
+    assert ours([chat, prefill], max_new_tokens=4, do_sample=False) == ref(
+        [chat, prefill], max_new_tokens=4, do_sample=False
+    )
 
 
 def test_batching_left_pads_and_equals_single_runs(pipes):

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .utils import get_logger
+
+logger = get_logger(__name__)
+
 
 class HubError(OSError):
     """A file or repository could not be resolved; the message says why and what to do."""
@@ -24,6 +28,12 @@ def hub_cache_dir(cache_dir: str | os.PathLike | None = None) -> str:
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface"
     )
     return os.path.join(os.path.expanduser(home), "hub")
+
+
+# Set once the Hub could not be reached: later lookups in this process go straight to the cache
+# instead of waiting for huggingface_hub's retries again for every file (about 20 s each).
+_HUB_UNREACHABLE: set[str] = set()
+_HUB_RESOLVED: set[str] = set()
 
 
 def is_offline() -> bool:
@@ -69,7 +79,9 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
 
     _check_repo_id(repo_id)
     cache = hub_cache_dir(cache_dir)
-    offline = local_files_only or is_offline()
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    chosen_offline = local_files_only or is_offline()
+    offline = chosen_offline or not _host_resolves(endpoint)
     full_name = f"{subfolder}/{filename}" if subfolder else filename
     if offline:
         # Pure cache lookup: no network call at all.
@@ -79,7 +91,7 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
         # Not cached: either the Hub said the file does not exist (a marker), or the repo is cached without it.
         if not required and (cached is not None or _repo_in_cache(repo_id, cache)):
             return None
-        raise HubError(_offline_message(repo_id, full_name, cache))
+        raise HubError(_offline_message(repo_id, full_name, cache, network=not chosen_offline))
     try:
         return hf_hub_download(
             repo_id,
@@ -89,8 +101,20 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
             cache_dir=cache,
             token=token,
             force_download=force_download,
-            endpoint=os.environ.get("HF_ENDPOINT") or None,
+            endpoint=endpoint,
         )
+    except hf_errors.LocalEntryNotFoundError:
+        # The network could not be reached: fall back to the cache like the reference does, and do not
+        # wait for the network again in this process.
+        if endpoint not in _HUB_UNREACHABLE:
+            _HUB_UNREACHABLE.add(endpoint)
+            logger.warning("The Hub (%s) cannot be reached; using the local cache only from now on.", endpoint)
+        cached = try_to_load_from_cache(repo_id, full_name, cache_dir=cache, revision=revision)
+        if isinstance(cached, str):
+            return cached
+        if not required and _repo_in_cache(repo_id, cache):
+            return None
+        raise HubError(_offline_message(repo_id, full_name, cache, network=True)) from None
     except hf_errors.EntryNotFoundError:
         if not required:
             return None
@@ -102,14 +126,27 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
             f"{repo_id!r} is neither a local folder nor a repository on the Hub. "
             "Check the spelling, pass a path to a folder holding config.json, or pass token= for a private repo."
         ) from None
-    except hf_errors.LocalEntryNotFoundError:
-        # The network could not be reached: fall back to the cache like the reference does.
-        cached = try_to_load_from_cache(repo_id, full_name, cache_dir=cache, revision=revision)
-        if isinstance(cached, str):
-            return cached
-        if not required and _repo_in_cache(repo_id, cache):
-            return None
-        raise HubError(_offline_message(repo_id, full_name, cache, network=True)) from None
+
+
+def _host_resolves(endpoint: str) -> bool:
+    """A name lookup of the Hub's host: where it fails (an air-gapped machine) there is no point in
+    huggingface_hub's five HTTP retries (about 20 s per file) before falling back to the cache."""
+    import socket
+    from urllib.parse import urlparse
+
+    if endpoint in _HUB_UNREACHABLE:
+        return False
+    if endpoint in _HUB_RESOLVED:
+        return True
+    parsed = urlparse(endpoint)
+    try:
+        socket.getaddrinfo(parsed.hostname or "", parsed.port or 443)
+        _HUB_RESOLVED.add(endpoint)
+        return True
+    except (socket.gaierror, UnicodeError):
+        _HUB_UNREACHABLE.add(endpoint)
+        logger.warning("The Hub (%s) cannot be reached; using the local cache only.", endpoint)
+        return False
 
 
 def _repo_in_cache(repo_id: str, cache: str) -> bool:

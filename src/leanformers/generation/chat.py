@@ -68,7 +68,9 @@ def chat_command(args: Any) -> int:
 class ChatSession:
     """A conversation with a model: `reply(user_text)` streams and returns the assistant's answer."""
 
-    def __init__(self, model: Any, tokenizer: Any, system: str | None = None, max_new_tokens: int | None = 256):
+    def __init__(
+        self, model: Any, tokenizer: Any, system: str | None = None, max_new_tokens: int | None = 256
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.system = system

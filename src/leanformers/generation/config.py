@@ -103,7 +103,13 @@ DEFAULTS: dict[str, Any] = {
 # Written by the library, not generation parameters.
 METADATA_FIELDS = ("_from_model_config", "_commit_hash", "_original_object_hash", "transformers_version")
 # Arguments of generate() that people sometimes put in the config by mistake.
-_GENERATE_ARGUMENTS = ("logits_processor", "stopping_criteria", "prefix_allowed_tokens_fn", "streamer", "tokenizer")
+_GENERATE_ARGUMENTS = (
+    "logits_processor",
+    "stopping_criteria",
+    "prefix_allowed_tokens_fn",
+    "streamer",
+    "tokenizer",
+)
 _EXTRA_OUTPUT_FLAGS = ("output_attentions", "output_hidden_states", "output_scores", "output_logits")
 
 
@@ -136,7 +142,9 @@ class GenerationConfig:
         Checks that depend on the inputs (prompt length vs `max_length`) happen in `generate()`.
         """
         if self.early_stopping not in (True, False, "never"):
-            raise ValueError(f"`early_stopping` must be True, False or 'never', but is {self.early_stopping!r}.")
+            raise ValueError(
+                f"`early_stopping` must be True, False or 'never', but is {self.early_stopping!r}."
+            )
         if self.max_new_tokens is not None and self.max_new_tokens <= 0:
             raise ValueError(
                 f"`max_new_tokens` must be greater than 0, but is {self.max_new_tokens}. "
@@ -145,7 +153,9 @@ class GenerationConfig:
         if self.num_beams is None or self.num_beams < 1:
             raise ValueError(f"`num_beams` must be a positive integer, but is {self.num_beams}.")
         if self.num_return_sequences is None or self.num_return_sequences < 1:
-            raise ValueError(f"`num_return_sequences` must be a positive integer, but is {self.num_return_sequences}.")
+            raise ValueError(
+                f"`num_return_sequences` must be a positive integer, but is {self.num_return_sequences}."
+            )
         if self.num_return_sequences != 1:
             if self.num_beams == 1 and not self.do_sample:
                 raise ValueError(
@@ -167,13 +177,17 @@ class GenerationConfig:
             if self.top_p is not None and not 0.0 < float(self.top_p) <= 1.0:
                 raise ValueError(f"`top_p` has to be a float in (0, 1], but is {self.top_p}.")
             if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 0):
-                raise ValueError(f"`top_k` has to be a non-negative integer (0 disables it), but is {self.top_k}.")
+                raise ValueError(
+                    f"`top_k` has to be a non-negative integer (0 disables it), but is {self.top_k}."
+                )
             if self.min_p is not None and not 0.0 <= float(self.min_p) <= 1.0:
                 raise ValueError(f"`min_p` has to be a float in [0, 1], but is {self.min_p}.")
             if self.typical_p is not None and not 0.0 < float(self.typical_p) <= 1.0:
                 raise ValueError(f"`typical_p` has to be a float in (0, 1], but is {self.typical_p}.")
         if self.repetition_penalty is not None and not self.repetition_penalty > 0:
-            raise ValueError(f"`repetition_penalty` has to be a strictly positive float, but is {self.repetition_penalty}.")
+            raise ValueError(
+                f"`repetition_penalty` has to be a strictly positive float, but is {self.repetition_penalty}."
+            )
         if self.no_repeat_ngram_size is not None and self.no_repeat_ngram_size < 0:
             raise ValueError(f"`no_repeat_ngram_size` must be >= 0, but is {self.no_repeat_ngram_size}.")
         for arg in _GENERATE_ARGUMENTS:
@@ -197,7 +211,11 @@ class GenerationConfig:
 
     # -- dict / json ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        out = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("_commit_hash", "_original_object_hash")}
+        out = {
+            k: copy.deepcopy(v)
+            for k, v in self.__dict__.items()
+            if k not in ("_commit_hash", "_original_object_hash")
+        }
         out.pop("compile_config", None)
         out["transformers_version"] = REFERENCE_VERSION
         return out
@@ -206,7 +224,9 @@ class GenerationConfig:
         """Only the values that differ from `GenerationConfig()` (plus the version), like the reference."""
         default = GenerationConfig().to_dict()
         return {
-            k: v for k, v in self.to_dict().items() if k not in default or k == "transformers_version" or v != default[k]
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in default or k == "transformers_version" or v != default[k]
         }
 
     def to_json_string(self, use_diff: bool = True, ignore_metadata: bool = False) -> str:
@@ -240,7 +260,9 @@ class GenerationConfig:
         return (config, unused) if return_unused else config
 
     # -- files ------------------------------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | os.PathLike, config_file_name: str | None = None, **_: Any) -> None:
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, config_file_name: str | None = None, **_: Any
+    ) -> None:
         """Write `generation_config.json` (only non-default values) into `save_directory`, atomically."""
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):

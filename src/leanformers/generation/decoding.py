@@ -3,7 +3,7 @@
 The flow mirrors the reference `GenerationMixin.generate` (same defaults, same processor order,
 same beam-search arithmetic), so outputs are token-identical; the loop itself is leaner:
 
-- `_Runner` owns the per-row model state (KV cache, attention mask buffer, position ids, encoder
+- `Runner` (runner.py) owns the per-row model state (KV cache, attention mask buffer, position ids, encoder
   outputs) and feeds the model only the new tokens; masks and output ids live in preallocated
   buffers instead of being concatenated every step.
 - Greedy/sampling rows that hit EOS are dropped from the running batch (their KV rows are
@@ -22,16 +22,23 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..outputs import ModelOutput
 from ..utils import get_logger
 from .config import GenerationConfig
 from .logits import build_logits_processors
+from .outputs import (
+    GenerateBeamDecoderOnlyOutput,
+    GenerateBeamEncoderDecoderOutput,
+    GenerateDecoderOnlyOutput,
+    GenerateEncoderDecoderOutput,
+    GenerateOutput,
+    OutputCollector,
+)
+from .runner import Runner
 from .stopping import MaxLengthCriteria, StoppingCriteriaList, build_stopping_criteria
 
 logger = get_logger(__name__)
@@ -42,64 +49,6 @@ def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
         logger.warning(message)
-
-
-# ------------------------------------------------------------------------------------------------
-# Outputs (the reference's field names)
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class GenerateDecoderOnlyOutput(ModelOutput):
-    sequences: Tensor | None = None
-    scores: tuple[Tensor, ...] | None = None
-    logits: tuple[Tensor, ...] | None = None
-    attentions: tuple | None = None
-    hidden_states: tuple | None = None
-    past_key_values: Any = None
-
-
-@dataclass
-class GenerateEncoderDecoderOutput(ModelOutput):
-    sequences: Tensor | None = None
-    scores: tuple[Tensor, ...] | None = None
-    logits: tuple[Tensor, ...] | None = None
-    encoder_attentions: tuple | None = None
-    encoder_hidden_states: tuple | None = None
-    decoder_attentions: tuple | None = None
-    cross_attentions: tuple | None = None
-    decoder_hidden_states: tuple | None = None
-    past_key_values: Any = None
-
-
-@dataclass
-class GenerateBeamDecoderOnlyOutput(ModelOutput):
-    sequences: Tensor | None = None
-    sequences_scores: Tensor | None = None
-    scores: tuple[Tensor, ...] | None = None
-    logits: tuple[Tensor, ...] | None = None
-    beam_indices: Tensor | None = None
-    attentions: tuple | None = None
-    hidden_states: tuple | None = None
-    past_key_values: Any = None
-
-
-@dataclass
-class GenerateBeamEncoderDecoderOutput(ModelOutput):
-    sequences: Tensor | None = None
-    sequences_scores: Tensor | None = None
-    scores: tuple[Tensor, ...] | None = None
-    logits: tuple[Tensor, ...] | None = None
-    beam_indices: Tensor | None = None
-    encoder_attentions: tuple | None = None
-    encoder_hidden_states: tuple | None = None
-    decoder_attentions: tuple | None = None
-    cross_attentions: tuple | None = None
-    decoder_hidden_states: tuple | None = None
-    past_key_values: Any = None
-
-
-GenerateOutput = (
-    GenerateDecoderOnlyOutput | GenerateEncoderDecoderOutput | GenerateBeamDecoderOnlyOutput | GenerateBeamEncoderDecoderOutput
-)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,7 +109,9 @@ def generate(
         pad = int(eos[0])
         _warn_once(f"Setting `pad_token_id` to `eos_token_id`:{pad} for open-end generation.")
     if eos is not None and (eos < 0).any():
-        logger.warning(f"`eos_token_id` should be token ids >= 0, but is {eos.tolist()}: generation will not stop early.")
+        logger.warning(
+            f"`eos_token_id` should be token ids >= 0, but is {eos.tolist()}: generation will not stop early."
+        )
 
     # -- inputs -----------------------------------------------------------------------------------
     if input_ids is None:
@@ -187,16 +138,19 @@ def generate(
             "results, please set `padding_side='left'` when initializing the tokenizer."
         )
 
-    encoder_ids = input_ids
     if is_ed:
         if "encoder_outputs" not in model_kwargs:
-            model_kwargs["encoder_outputs"] = _run_encoder(model, input_ids, attention_mask, config, model_kwargs)
+            model_kwargs["encoder_outputs"] = _run_encoder(
+                model, input_ids, attention_mask, config, model_kwargs
+            )
         input_ids, model_kwargs = _decoder_start(model, config, batch_size, model_kwargs, device)
 
     expand = max(config.num_beams, config.num_return_sequences)
     if expand > 1:
         input_ids = input_ids.repeat_interleave(expand, dim=0)
-        attention_mask = attention_mask.repeat_interleave(expand, dim=0) if attention_mask is not None else None
+        attention_mask = (
+            attention_mask.repeat_interleave(expand, dim=0) if attention_mask is not None else None
+        )
         model_kwargs = _expand_kwargs(model_kwargs, expand)
     if streamer is not None:
         streamer.put(input_ids.cpu())
@@ -220,7 +174,9 @@ def generate(
         custom=stopping_criteria,
         max_position_embeddings=getattr(model.config, "max_position_embeddings", None),
     )
-    runner = _Runner(model, input_ids, attention_mask, model_kwargs, config, is_ed, forward_params, criteria.max_length)
+    runner = Runner(
+        model, input_ids, attention_mask, model_kwargs, config, is_ed, forward_params, criteria.max_length
+    )
     custom = bool(logits_processor) or bool(stopping_criteria) or prefix_allowed_tokens_fn is not None
     if config.num_beams > 1:
         result = _beam_search(runner, input_ids, processors, criteria, config, eos, pad)
@@ -259,9 +215,9 @@ def _prepare_config(
         model_gc = GenerationConfig.from_model_config(model.config)
     if generation_config is None:
         # Legacy: generation parameters edited in model.config after loading still take effect.
-        if getattr(model_gc, "_from_model_config", False) and getattr(model_gc, "_original_object_hash", None) == hash(
-            model_gc
-        ):
+        if getattr(model_gc, "_from_model_config", False) and getattr(
+            model_gc, "_original_object_hash", None
+        ) == hash(model_gc):
             default_model_config = _default_config(model.config)
             edited = any(
                 getattr(model.config, k, None) is not None
@@ -318,11 +274,15 @@ def _default_config(model_config: Any) -> Any:
 def _check_mode(config: GenerationConfig) -> None:
     """Decoding strategies the reference moved out of the library (to Hub repos) are not implemented."""
     if config.num_beam_groups and config.num_beam_groups > 1:
-        raise ValueError("Group (diverse) beam search (`num_beam_groups` > 1) is not supported by leanformers.")
+        raise ValueError(
+            "Group (diverse) beam search (`num_beam_groups` > 1) is not supported by leanformers."
+        )
     if config.penalty_alpha is not None and config.penalty_alpha > 0 and config.top_k and config.top_k > 1:
         raise ValueError("Contrastive search (`penalty_alpha`) is not supported by leanformers.")
     if config.constraints is not None or config.force_words_ids is not None:
-        raise ValueError("Constrained beam search (`constraints`, `force_words_ids`) is not supported by leanformers.")
+        raise ValueError(
+            "Constrained beam search (`constraints`, `force_words_ids`) is not supported by leanformers."
+        )
     if config.dola_layers is not None:
         raise ValueError("DoLa decoding (`dola_layers`) is not supported by leanformers.")
     if config.prompt_lookup_num_tokens is not None or config.assistant_early_exit is not None:
@@ -332,7 +292,13 @@ def _check_mode(config: GenerationConfig) -> None:
 
 
 def _check_model_kwargs(model_kwargs: dict, forward_params: set[str], is_ed: bool) -> None:
-    handled = {"encoder_outputs", "decoder_input_ids", "decoder_attention_mask", "past_key_values", "use_cache"}
+    handled = {
+        "encoder_outputs",
+        "decoder_input_ids",
+        "decoder_attention_mask",
+        "past_key_values",
+        "use_cache",
+    }
     handled |= {"output_attentions", "output_hidden_states"}
     accepts_any = any(p in forward_params for p in ("kwargs", "model_kwargs"))
     unused = [k for k in model_kwargs if k not in handled and k not in forward_params]
@@ -379,7 +345,9 @@ def _infer_attention_mask(input_ids: Tensor, pad: int | None, eos: Tensor | None
     return input_ids.ne(pad).long()
 
 
-def _run_encoder(model: Any, input_ids: Tensor, attention_mask: Tensor | None, config, model_kwargs: dict) -> Any:
+def _run_encoder(
+    model: Any, input_ids: Tensor, attention_mask: Tensor | None, config, model_kwargs: dict
+) -> Any:
     encoder = model.get_encoder()
     params = set(inspect.signature(encoder.forward).parameters)
     extra = {
@@ -394,8 +362,12 @@ def _run_encoder(model: Any, input_ids: Tensor, attention_mask: Tensor | None, c
     return encoder(input_ids=input_ids, attention_mask=attention_mask, **extra)
 
 
-def _decoder_start(model: Any, config: GenerationConfig, batch_size: int, model_kwargs: dict, device) -> tuple:
-    start = config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
+def _decoder_start(
+    model: Any, config: GenerationConfig, batch_size: int, model_kwargs: dict, device
+) -> tuple:
+    start = (
+        config.decoder_start_token_id if config.decoder_start_token_id is not None else config.bos_token_id
+    )
     if start is None:
         raise ValueError(
             "`decoder_start_token_id` or `bos_token_id` has to be defined for encoder-decoder generation: set "
@@ -404,7 +376,9 @@ def _decoder_start(model: Any, config: GenerationConfig, batch_size: int, model_
     if isinstance(start, (list, tuple, Tensor)):
         start = torch.as_tensor(start, dtype=torch.long, device=device).view(-1, 1)
         if start.shape[0] != batch_size:
-            raise ValueError(f"`decoder_start_token_id` expected to have length {batch_size} but got {start.shape[0]}")
+            raise ValueError(
+                f"`decoder_start_token_id` expected to have length {batch_size} but got {start.shape[0]}"
+            )
     else:
         start = torch.full((batch_size, 1), int(start), dtype=torch.long, device=device)
     decoder_ids = model_kwargs.pop("decoder_input_ids", None)
@@ -434,7 +408,9 @@ def _expand_kwargs(model_kwargs: dict, n: int) -> dict:
     return out
 
 
-def _prepare_lengths(model: Any, config: GenerationConfig, user_kwargs: dict, input_len: int, is_ed: bool) -> None:
+def _prepare_lengths(
+    model: Any, config: GenerationConfig, user_kwargs: dict, input_len: int, is_ed: bool
+) -> None:
     """Turn max/min_new_tokens into absolute lengths and check them against the prompt and the context."""
     default_max = user_kwargs.get("max_length") is None and config.max_length is not None
     default_min = user_kwargs.get("min_length") is None and config.min_length is not None
@@ -492,203 +468,27 @@ def _prepare_lengths(model: Any, config: GenerationConfig, user_kwargs: dict, in
 
 
 # ------------------------------------------------------------------------------------------------
-# The model side of the loop
-# ------------------------------------------------------------------------------------------------
-class _Runner:
-    """Calls the model step by step for the rows still decoding.
-
-    `logits(seqs)` takes the current sequences of the running rows (B, cur_len), feeds the model
-    what its cache has not seen yet, and returns the next-token logits (B, V) in float32.
-    `reorder(idx)` re-indexes the cache (beam search); `keep(rows)` drops rows everywhere.
-    """
-
-    def __init__(self, model, input_ids, attention_mask, model_kwargs, config, is_ed, forward_params, max_length):
-        self.model = model
-        self.is_ed = is_ed
-        self.use_cache = bool(config.use_cache)
-        self.want_attentions = bool(config.output_attentions)
-        self.want_hidden = bool(config.output_hidden_states)
-        kwargs = dict(model_kwargs)
-        kwargs.pop("use_cache", None)
-        kwargs.pop("output_attentions", None)
-        kwargs.pop("output_hidden_states", None)
-        self.cache = kwargs.pop("past_key_values", None)
-        self.logits_to_keep = "logits_to_keep" in forward_params
-        self.static: dict[str, Any] = {}  # per-row inputs that do not grow (encoder outputs, ...)
-        self.token_type_ids = kwargs.pop("token_type_ids", None)
-        self.position_ids = kwargs.pop("position_ids", None)
-        self.last_outputs: Any = None
-        batch, cur_len = input_ids.shape
-        if self.cache is None and self.use_cache:
-            # Greedy/sampling: one allocation for the whole run. Beam search re-indexes the cache every
-            # step, which copies its whole capacity, so it grows in smaller chunks instead.
-            self.cache = _new_cache(model, is_ed, max_length if config.num_beams == 1 else 64)
-        if is_ed:
-            self.encoder_mask = attention_mask
-            self.decoder_mask = kwargs.pop("decoder_attention_mask", None)
-            self.encoder_outputs = kwargs.pop("encoder_outputs")
-            self.mask = None
-        else:
-            # Masks grow by a column of ones per step: keep them in one buffer, pass views.
-            self.mask = None
-            if attention_mask is not None and not bool(attention_mask.all()):
-                self.mask = attention_mask.new_ones((batch, max(max_length, cur_len)))
-                self.mask[:, :cur_len] = attention_mask
-            self.has_positions = "position_ids" in forward_params
-            if self.position_ids is None:  # the reference's rule: cumsum of the mask - 1, pads at 1
-                if self.mask is not None:
-                    pos = attention_mask.long().cumsum(-1) - 1
-                    self.position_ids = pos.masked_fill(attention_mask == 0, 1)
-                else:
-                    self.position_ids = torch.arange(cur_len, device=input_ids.device).expand(batch, -1)
-            # Positions of the tokens still to come, precomputed: each is one past the row's previous.
-            ahead = max(max_length, cur_len) - self.position_ids.shape[1]
-            if ahead > 0:
-                pos = self.position_ids
-                extra = pos[:, -1:] + torch.arange(1, ahead + 1, device=pos.device)
-                self.position_ids = torch.cat([pos, extra], dim=-1)
-        self.static.update(kwargs)
-        self.seen = _cache_length(self.cache)  # positions the cache holds
-
-    # -- one step -----------------------------------------------------------------------------------
-    def logits(self, seqs: Tensor) -> Tensor:
-        cur_len = seqs.shape[1]
-        start = self.seen if self.use_cache else 0
-        if start >= cur_len:
-            raise ValueError(
-                f"The cache already holds {start} positions but the sequence has {cur_len}: pass at least one new token."
-            )
-        new = seqs[:, start:]
-        kwargs: dict[str, Any] = dict(self.static)
-        if self.use_cache:
-            kwargs["past_key_values"] = self.cache
-        kwargs["use_cache"] = self.use_cache
-        if self.want_attentions:
-            kwargs["output_attentions"] = True
-        if self.want_hidden:
-            kwargs["output_hidden_states"] = True
-        if self.is_ed:
-            kwargs["attention_mask"] = self.encoder_mask
-            kwargs["encoder_outputs"] = self.encoder_outputs
-            if self.decoder_mask is not None:
-                self._grow_decoder_mask(cur_len)
-                kwargs["decoder_attention_mask"] = self.decoder_mask
-            out = self.model(decoder_input_ids=new, **kwargs)
-        else:
-            if self.mask is not None:
-                kwargs["attention_mask"] = self.mask[:, :cur_len]
-            if self.has_positions:
-                kwargs["position_ids"] = self._positions(cur_len)[:, start:]
-            if self.token_type_ids is not None:
-                self._grow_token_types(cur_len)
-                kwargs["token_type_ids"] = self.token_type_ids[:, start:]
-            if self.logits_to_keep:
-                kwargs["logits_to_keep"] = 1
-            out = self.model(input_ids=new, **kwargs)
-        if self.use_cache:
-            self.cache = out.past_key_values
-            self.seen = cur_len
-        self.last_outputs = out if (self.want_attentions or self.want_hidden) else None
-        logits = out.logits[:, -1, :]
-        # A copy when the model returned more positions than the last: do not keep them alive.
-        return logits.to(torch.float32, copy=out.logits.shape[1] > 1)
-
-    def _positions(self, cur_len: int) -> Tensor:
-        pos = self.position_ids
-        if pos.shape[1] < cur_len:  # past the precomputed range (a custom max length): extend
-            extra = pos[:, -1:] + torch.arange(1, cur_len - pos.shape[1] + 1, device=pos.device)
-            self.position_ids = pos = torch.cat([pos, extra], dim=-1)
-        return pos[:, :cur_len]
-
-    def _grow_token_types(self, cur_len: int) -> None:
-        tt = self.token_type_ids
-        if tt.shape[1] < cur_len:
-            self.token_type_ids = torch.cat([tt, tt[:, -1:].expand(-1, cur_len - tt.shape[1])], dim=-1)
-
-    def _grow_decoder_mask(self, cur_len: int) -> None:
-        m = self.decoder_mask
-        if m.shape[1] < cur_len:
-            self.decoder_mask = torch.cat([m, m.new_ones((m.shape[0], cur_len - m.shape[1]))], dim=-1)
-
-    # -- batch changes ------------------------------------------------------------------------------
-    def reorder(self, index: Tensor) -> None:
-        """Beam search: row i continues from row index[i] (same batch item, so masks are unchanged)."""
-        if self.cache is not None and self.use_cache:
-            self.cache.reorder_cache(index.long())
-
-    def keep(self, rows: Tensor) -> None:
-        """Keep only `rows` (finished rows leave the batch)."""
-        rows = rows.long()
-        if self.cache is not None and self.use_cache:
-            self.cache.batch_select_indices(rows)
-        if self.mask is not None:
-            self.mask = self.mask[rows]
-        if not self.is_ed:
-            self.position_ids = self.position_ids[rows]
-        if self.token_type_ids is not None:
-            self.token_type_ids = self.token_type_ids[rows]
-        if self.is_ed:
-            self.encoder_mask = self.encoder_mask[rows] if self.encoder_mask is not None else None
-            self.decoder_mask = self.decoder_mask[rows] if self.decoder_mask is not None else None
-            enc = copy.copy(self.encoder_outputs)
-            enc.last_hidden_state = enc.last_hidden_state[rows]
-            self.encoder_outputs = enc
-        for key, value in self.static.items():
-            if isinstance(value, Tensor) and value.dim() > 0:
-                self.static[key] = value[rows]
-
-    def step_outputs(self) -> dict[str, Any]:
-        """Attentions / hidden states of the last step, under the names generate's outputs use."""
-        out = self.last_outputs
-        if out is None:
-            return {}
-        if self.is_ed:
-            return {
-                "decoder_attentions": getattr(out, "decoder_attentions", None),
-                "cross_attentions": getattr(out, "cross_attentions", None),
-                "decoder_hidden_states": getattr(out, "decoder_hidden_states", None),
-            }
-        return {"attentions": getattr(out, "attentions", None), "hidden_states": getattr(out, "hidden_states", None)}
-
-
-def _new_cache(model: Any, is_ed: bool, chunk: int) -> Any:
-    """A cache sized for the whole generation (one allocation) for leanformers models; foreign models
-    (anything not built on leanformers' PreTrainedModel) create their own."""
-    from ..modeling import PreTrainedModel
-
-    if not isinstance(model, PreTrainedModel):
-        return None
-    from ..nn.cache import DynamicCache, EncoderDecoderCache
-
-    if is_ed:  # the cross-attention cache holds exactly the encoder length: chunk 1
-        return EncoderDecoderCache(DynamicCache(chunk=chunk), DynamicCache(chunk=1))
-    return DynamicCache(chunk=chunk)
-
-
-def _cache_length(cache: Any) -> int:
-    if cache is None:
-        return 0
-    if isinstance(cache, tuple):
-        return cache[0][0].shape[2] if cache else 0
-    return int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else 0
-
-
-# ------------------------------------------------------------------------------------------------
 # Greedy search and sampling
 # ------------------------------------------------------------------------------------------------
-def _sample(runner: _Runner, input_ids, processors, criteria: StoppingCriteriaList, config, pad, streamer, custom):
+def _sample(
+    runner: Runner, input_ids, processors, criteria: StoppingCriteriaList, config, pad, streamer, custom
+):
     batch, cur_len = input_ids.shape
     max_length = criteria.max_length or config.max_length
     device = input_ids.device
-    want = _Collect(config, runner)
+    want = OutputCollector(config, runner)
     has_eos = any(hasattr(c, "eos_token_id") for c in criteria)
     if has_eos and pad is None:
-        raise ValueError("Stopping on EOS needs a `pad_token_id` to fill finished rows: pass pad_token_id=...")
+        raise ValueError(
+            "Stopping on EOS needs a `pad_token_id` to fill finished rows: pass pad_token_id=..."
+        )
     # Criteria other than the length need a look at every step (one host sync).
     step_criteria = StoppingCriteriaList(c for c in criteria if not isinstance(c, MaxLengthCriteria))
     # Finished rows leave the batch when nothing needs their per-step values.
     can_drop = has_eos and not want.any and streamer is None and not custom
-    seqs = torch.full((batch, max(max_length, cur_len)), pad if pad is not None else 0, dtype=torch.long, device=device)
+    seqs = torch.full(
+        (batch, max(max_length, cur_len)), pad if pad is not None else 0, dtype=torch.long, device=device
+    )
     seqs[:, :cur_len] = input_ids
     out = seqs  # rows leave `seqs` when dropped; `out` keeps every row at its original index
     rows = torch.arange(batch, device=device)  # original index of each running row
@@ -741,49 +541,6 @@ def _sample(runner: _Runner, input_ids, processors, criteria: StoppingCriteriaLi
     return want.result(sequences, runner.cache)
 
 
-class _Collect:
-    """The optional per-step outputs of return_dict_in_generate (scores, logits, attentions, hidden states)."""
-
-    def __init__(self, config: GenerationConfig, runner: _Runner):
-        on = bool(config.return_dict_in_generate)
-        self.runner = runner
-        self.is_ed = runner.is_ed
-        self.scores = () if on and config.output_scores else None
-        self.logits = () if on and config.output_logits else None
-        self.steps: list[dict] | None = [] if on and (config.output_attentions or config.output_hidden_states) else None
-        self.any = self.scores is not None or self.logits is not None or self.steps is not None
-
-    def add(self, scores: Tensor, logits: Tensor, clone: bool = False) -> None:
-        if self.scores is not None:
-            self.scores += (scores.clone() if clone else scores,)
-        if self.logits is not None:
-            self.logits += (logits.clone(),)
-        if self.steps is not None:
-            self.steps.append(self.runner.step_outputs())
-
-    def _stacked(self, name: str) -> tuple | None:
-        if self.steps is None or all(s.get(name) is None for s in self.steps):
-            return None
-        return tuple(s.get(name) for s in self.steps)
-
-    def fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"scores": self.scores, "logits": self.logits}
-        if self.is_ed:
-            enc = self.runner.encoder_outputs
-            fields["encoder_attentions"] = getattr(enc, "attentions", None) if self.steps is not None else None
-            fields["encoder_hidden_states"] = getattr(enc, "hidden_states", None) if self.steps is not None else None
-            for name in ("decoder_attentions", "cross_attentions", "decoder_hidden_states"):
-                fields[name] = self._stacked(name)
-        else:
-            fields["attentions"] = self._stacked("attentions")
-            fields["hidden_states"] = self._stacked("hidden_states")
-        return fields
-
-    def result(self, sequences: Tensor, cache: Any) -> GenerateOutput:
-        cls = GenerateEncoderDecoderOutput if self.is_ed else GenerateDecoderOnlyOutput
-        return cls(sequences=sequences, past_key_values=cache, **self.fields())
-
-
 # ------------------------------------------------------------------------------------------------
 # Beam search (the reference's vectorised algorithm: top-k over beams x vocabulary per step)
 # ------------------------------------------------------------------------------------------------
@@ -794,14 +551,14 @@ def _gather(t: Tensor, idx: Tensor) -> Tensor:
     return torch.take_along_dim(t, idx, dim=1)
 
 
-def _beam_search(runner: _Runner, input_ids, processors, criteria, config, eos: Tensor | None, pad):
+def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: Tensor | None, pad):
     num_beams, n_return = config.num_beams, config.num_return_sequences
     length_penalty, early_stopping = config.length_penalty, config.early_stopping
     max_length = config.max_length
     flat_batch, prompt_len = input_ids.shape
     batch = flat_batch // num_beams
     device = input_ids.device
-    want = _Collect(config, runner)
+    want = OutputCollector(config, runner)
 
     # Keep enough candidates that num_beams of them survive even if all EOS continuations are taken.
     n_eos = 0 if eos is None else eos.shape[0]
@@ -818,7 +575,9 @@ def _beam_search(runner: _Runner, input_ids, processors, criteria, config, eos: 
     finished_scores = torch.full((batch, num_beams), -1e9, dtype=torch.float, device=device)
     is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)
     can_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)
-    running_idx = torch.full((batch, num_beams, max_length - prompt_len), -1, dtype=torch.int32, device=device)
+    running_idx = torch.full(
+        (batch, num_beams, max_length - prompt_len), -1, dtype=torch.int32, device=device
+    )
     finished_idx = running_idx.clone()
     batch_offset = torch.arange(batch, device=device).view(-1, 1) * num_beams
 
@@ -829,7 +588,9 @@ def _beam_search(runner: _Runner, input_ids, processors, criteria, config, eos: 
         log_probs = processors(flat, torch.log_softmax(logits, dim=-1))
         want.add(log_probs, logits, clone=True)
         vocab = log_probs.shape[-1]
-        total = (log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]).view(batch, num_beams * vocab)
+        total = (log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]).view(
+            batch, num_beams * vocab
+        )
 
         # 1. the n_cand best (or sampled) continuations over all beams of each batch item
         if config.do_sample:

@@ -100,14 +100,20 @@ class SequenceBiasLogitsProcessor(LogitsProcessor):
     """
 
     def __init__(self, sequence_bias: dict | list, name: str = "sequence_bias"):
-        if isinstance(sequence_bias, list) and all(isinstance(s, (list, tuple)) and len(s) == 2 for s in sequence_bias):
+        if isinstance(sequence_bias, list) and all(
+            isinstance(s, (list, tuple)) and len(s) == 2 for s in sequence_bias
+        ):
             if all(isinstance(s[0], list) for s in sequence_bias):
                 sequence_bias = {tuple(ids): bias for ids, bias in sequence_bias}
         if not isinstance(sequence_bias, dict) or not sequence_bias:
-            raise ValueError(f"`{name}` has to be a non-empty dict {{(token ids): bias}}, but is {sequence_bias!r}.")
+            raise ValueError(
+                f"`{name}` has to be a non-empty dict {{(token ids): bias}}, but is {sequence_bias!r}."
+            )
         for ids, bias in sequence_bias.items():
             if not isinstance(ids, tuple) or not ids or any(not isinstance(t, int) or t < 0 for t in ids):
-                raise ValueError(f"Each key of `{name}` has to be a non-empty tuple of token ids >= 0, got {ids!r}.")
+                raise ValueError(
+                    f"Each key of `{name}` has to be a non-empty tuple of token ids >= 0, got {ids!r}."
+                )
             if not isinstance(bias, float):
                 raise ValueError(f"Each value of `{name}` has to be a float, got {bias!r} for {ids}.")
         self.sequence_bias = sequence_bias
@@ -118,7 +124,9 @@ class SequenceBiasLogitsProcessor(LogitsProcessor):
         vocab = scores.shape[-1]
         out_of_range = [t for ids in self.sequence_bias for t in ids if t >= vocab]
         if out_of_range:
-            raise ValueError(f"The model vocabulary size is {vocab}, but `{self.name}` names tokens {out_of_range}.")
+            raise ValueError(
+                f"The model vocabulary size is {vocab}, but `{self.name}` names tokens {out_of_range}."
+            )
         self._single = torch.zeros(vocab, dtype=torch.float, device=scores.device)
         for ids, bias in self.sequence_bias.items():
             if len(ids) == 1:
@@ -142,11 +150,15 @@ class NoBadWordsLogitsProcessor(SequenceBiasLogitsProcessor):
 
     def __init__(self, bad_words_ids: list[list[int]], eos_token_id: int | list[int] | Tensor | None = None):
         if not isinstance(bad_words_ids, list) or not bad_words_ids:
-            raise ValueError(f"`bad_words_ids` has to be a non-empty list of lists of token ids, but is {bad_words_ids!r}.")
+            raise ValueError(
+                f"`bad_words_ids` has to be a non-empty list of lists of token ids, but is {bad_words_ids!r}."
+            )
         if any(not isinstance(ids, list) for ids in bad_words_ids):
             raise ValueError(f"`bad_words_ids` has to be a list of lists, but is {bad_words_ids!r}.")
         if any(not isinstance(t, int) or t < 0 for ids in bad_words_ids for t in ids):
-            raise ValueError(f"Each list in `bad_words_ids` has to hold token ids >= 0, but is {bad_words_ids!r}.")
+            raise ValueError(
+                f"Each list in `bad_words_ids` has to hold token ids >= 0, but is {bad_words_ids!r}."
+            )
         if eos_token_id is not None:
             eos = _id_tensor(eos_token_id).tolist()
             bad_words_ids = [ids for ids in bad_words_ids if all(ids != [e] for e in eos)]
@@ -170,7 +182,9 @@ class MinLengthLogitsProcessor(LogitsProcessor):
 class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
     """EOS impossible until `min_new_tokens` tokens follow the prompt."""
 
-    def __init__(self, prompt_length_to_skip: int, min_new_tokens: int, eos_token_id: Any, device: Any = "cpu"):
+    def __init__(
+        self, prompt_length_to_skip: int, min_new_tokens: int, eos_token_id: Any, device: Any = "cpu"
+    ):
         _check_positive_int("prompt_length_to_skip", prompt_length_to_skip, allow_zero=True)
         _check_positive_int("min_new_tokens", min_new_tokens, allow_zero=True)
         self.prompt_length_to_skip = prompt_length_to_skip
@@ -226,7 +240,12 @@ class InfNanRemoveLogitsProcessor(LogitsProcessor):
 class ExponentialDecayLengthPenalty(LogitsProcessor):
     """Raise EOS scores exponentially once `start` tokens are generated: (start, factor)."""
 
-    def __init__(self, exponential_decay_length_penalty: tuple[int, float], eos_token_id: Any, input_ids_seq_length: int):
+    def __init__(
+        self,
+        exponential_decay_length_penalty: tuple[int, float],
+        eos_token_id: Any,
+        input_ids_seq_length: int,
+    ):
         self.regulation_start = exponential_decay_length_penalty[0] + input_ids_seq_length
         self.regulation_factor = exponential_decay_length_penalty[1]
         self.eos_token_id = _id_tensor(eos_token_id)
@@ -237,7 +256,9 @@ class ExponentialDecayLengthPenalty(LogitsProcessor):
             return scores
         eos = self.eos_token_id.to(scores.device)
         penalties = torch.zeros_like(scores)
-        penalties[:, eos] = torch.abs(scores[:, eos]) * (pow(self.regulation_factor, cur_len - self.regulation_start) - 1)
+        penalties[:, eos] = torch.abs(scores[:, eos]) * (
+            pow(self.regulation_factor, cur_len - self.regulation_start) - 1
+        )
         return scores + penalties
 
 
@@ -412,7 +433,9 @@ class EpsilonLogitsWarper(LogitsProcessor):
 class EtaLogitsWarper(LogitsProcessor):
     """Eta sampling: an entropy-dependent probability cutoff min(eta, sqrt(eta) * exp(-entropy))."""
 
-    def __init__(self, epsilon: float, filter_value: float = NEG_INF, min_tokens_to_keep: int = 1, device: Any = "cpu"):
+    def __init__(
+        self, epsilon: float, filter_value: float = NEG_INF, min_tokens_to_keep: int = 1, device: Any = "cpu"
+    ):
         epsilon = float(epsilon)
         if not 0 < epsilon < 1:
             raise ValueError(f"`eta_cutoff` has to be a float in (0, 1), but is {epsilon}.")
@@ -465,17 +488,25 @@ def build_logits_processors(
     if config.min_length is not None and eos_token_ids is not None and config.min_length > 0:
         procs.append(MinLengthLogitsProcessor(config.min_length, eos_token_ids, device=device))
     if config.min_new_tokens is not None and eos_token_ids is not None and config.min_new_tokens > 0:
-        procs.append(MinNewTokensLengthLogitsProcessor(prompt_length, config.min_new_tokens, eos_token_ids, device))
+        procs.append(
+            MinNewTokensLengthLogitsProcessor(prompt_length, config.min_new_tokens, eos_token_ids, device)
+        )
     if prefix_allowed_tokens_fn is not None:
         procs.append(PrefixConstrainedLogitsProcessor(prefix_allowed_tokens_fn, config.num_beams))
     if config.forced_bos_token_id is not None:
         procs.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
     if config.forced_eos_token_id is not None:
-        procs.append(ForcedEOSTokenLogitsProcessor(config.max_length, config.forced_eos_token_id, device=device))
+        procs.append(
+            ForcedEOSTokenLogitsProcessor(config.max_length, config.forced_eos_token_id, device=device)
+        )
     if config.remove_invalid_values is True:
         procs.append(InfNanRemoveLogitsProcessor())
     if config.exponential_decay_length_penalty is not None:
-        procs.append(ExponentialDecayLengthPenalty(config.exponential_decay_length_penalty, eos_token_ids, prompt_length))
+        procs.append(
+            ExponentialDecayLengthPenalty(
+                config.exponential_decay_length_penalty, eos_token_ids, prompt_length
+            )
+        )
     if config.suppress_tokens is not None:
         procs.append(SuppressTokensLogitsProcessor(config.suppress_tokens, device=device))
     if config.begin_suppress_tokens is not None:

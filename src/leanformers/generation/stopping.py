@@ -54,7 +54,9 @@ class EosTokenCriteria(StoppingCriteria):
 
     def __init__(self, eos_token_id: int | list[int] | Tensor):
         if not isinstance(eos_token_id, Tensor):
-            eos_token_id = torch.tensor([eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id))
+            eos_token_id = torch.tensor(
+                [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
+            )
         self.eos_token_id = eos_token_id
 
     def __call__(self, input_ids: Tensor, scores: Tensor | None, **kwargs: Any) -> Tensor:
@@ -73,7 +75,9 @@ class StopStringCriteria(StoppingCriteria):
         if isinstance(stop_strings, str):
             stop_strings = [stop_strings]
         if not stop_strings or any(not isinstance(s, str) or not s for s in stop_strings):
-            raise ValueError(f"`stop_strings` must be a non-empty string or list of non-empty strings, got {stop_strings!r}.")
+            raise ValueError(
+                f"`stop_strings` must be a non-empty string or list of non-empty strings, got {stop_strings!r}."
+            )
         self.stop_strings = tuple(stop_strings)
         self.tokenizer = tokenizer
         # A stop string of n characters spans at most n tokens (every useful token has >= 1 character).

@@ -40,7 +40,9 @@ class TextStreamer(BaseStreamer):
     def put(self, value: Any) -> None:
         """Take new token ids (a (1, n) or (n,) tensor), emit the text that can no longer change."""
         if len(value.shape) > 1 and value.shape[0] > 1:
-            raise ValueError("TextStreamer only supports batch size 1; generate one prompt at a time to stream it.")
+            raise ValueError(
+                "TextStreamer only supports batch size 1; generate one prompt at a time to stream it."
+            )
         if len(value.shape) > 1:
             value = value[0]
         if self.skip_prompt and self.next_tokens_are_prompt:
@@ -90,7 +92,9 @@ class TextIteratorStreamer(TextStreamer):
     `generate()` fails in its thread (`queue.Empty` is raised instead).
     """
 
-    def __init__(self, tokenizer: Any, skip_prompt: bool = False, timeout: float | None = None, **decode_kwargs: Any):
+    def __init__(
+        self, tokenizer: Any, skip_prompt: bool = False, timeout: float | None = None, **decode_kwargs: Any
+    ):
         super().__init__(tokenizer, skip_prompt, **decode_kwargs)
         self.text_queue: Queue = Queue()
         self.stop_signal = None

@@ -43,7 +43,10 @@ TASKS: dict[str, Task] = {
     "text-classification": Task(
         "text_classification:TextClassificationPipeline",
         "AutoModelForSequenceClassification",
-        ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "leanformers/all-MiniLM-L6-v2-sentiment"),
+        (
+            "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            "leanformers/all-MiniLM-L6-v2-sentiment",
+        ),
         "a label (and score) per text or text pair",
     ),
     "token-classification": Task(
@@ -144,7 +147,9 @@ def check_task(task: str) -> tuple[str, Task, tuple[str, str] | None]:
         parts = name.split("_")
         if len(parts) == 4 and parts[0] == "translation" and parts[2] == "to" and parts[1] and parts[3]:
             return "translation", TASKS["translation"], (parts[1], parts[3])
-        raise UnknownTaskError(f"Invalid translation task {task!r}: use the 'translation_XX_to_YY' format, e.g. 'translation_en_to_fr'.")
+        raise UnknownTaskError(
+            f"Invalid translation task {task!r}: use the 'translation_XX_to_YY' format, e.g. 'translation_en_to_fr'."
+        )
     known = [*get_supported_tasks(), "translation_XX_to_YY"]
     close = difflib.get_close_matches(task, known, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -163,7 +168,9 @@ def default_model_candidates(task: str) -> tuple[str, ...]:
             )
         return TRANSLATION_DEFAULTS[options]
     if not spec.defaults:
-        raise ValueError(f"The task {task!r} needs a language pair to pick a default model: use 'translation_XX_to_YY'.")
+        raise ValueError(
+            f"The task {task!r} needs a language pair to pick a default model: use 'translation_XX_to_YY'."
+        )
     return spec.defaults
 
 
@@ -173,7 +180,9 @@ def _is_cached(repo_id: str, cache_dir: str | None = None) -> bool:
     from ..hub import hub_cache_dir
 
     try:
-        return isinstance(try_to_load_from_cache(repo_id, "config.json", cache_dir=hub_cache_dir(cache_dir)), str)
+        return isinstance(
+            try_to_load_from_cache(repo_id, "config.json", cache_dir=hub_cache_dir(cache_dir)), str
+        )
     except ValueError:  # not a valid repo id
         return False
 
@@ -182,7 +191,9 @@ def _missing_defaults_message(task: str, candidates: tuple[str, ...], cache_dir:
     from ..hub import hub_cache_dir
 
     ids = ", ".join(repr(c) for c in candidates)
-    fixes = [f"`leanformers cache import FOLDER --repo-id {candidates[0]}` (FOLDER holds its config.json, weights and tokenizer files)"]
+    fixes = [
+        f"`leanformers cache import FOLDER --repo-id {candidates[0]}` (FOLDER holds its config.json, weights and tokenizer files)"
+    ]
     fixes += [f"`{_BUILD_COMMANDS[c]}` (builds {c} offline)" for c in candidates if c in _BUILD_COMMANDS]
     return (
         f"No model was given for task {task!r}, and its default model ({ids}) is not in the Hub cache "
@@ -199,7 +210,9 @@ def pick_default_model(task: str, cache_dir: str | None = None) -> tuple[str, bo
         if _is_cached(candidate, cache_dir):
             return candidate, True
     if is_offline():
-        raise HubError(_missing_defaults_message(task, candidates, cache_dir, "offline mode is on (HF_HUB_OFFLINE=1)"))
+        raise HubError(
+            _missing_defaults_message(task, candidates, cache_dir, "offline mode is on (HF_HUB_OFFLINE=1)")
+        )
     return candidates[0], False
 
 
@@ -215,7 +228,11 @@ def tasks_for_architecture(architecture: str, model_type: str | None = None) -> 
     """The tasks a checkpoint with this head class can serve (feature-extraction serves any model)."""
     from .. import auto
 
-    tasks = [name for name, spec in TASKS.items() if spec.auto_class != "AutoModel" and architecture in _auto_class_names(spec.auto_class)]
+    tasks = [
+        name
+        for name, spec in TASKS.items()
+        if spec.auto_class != "AutoModel" and architecture in _auto_class_names(spec.auto_class)
+    ]
     if "text-classification" in tasks:
         tasks.insert(0, tasks.pop(tasks.index("text-classification")))
     if model_type in auto.MODEL_MAPPING or architecture in _auto_class_names("AutoModel"):
@@ -243,7 +260,9 @@ def infer_task(config: Any, model_name: str = "the model") -> str:
     )
 
 
-def check_head_fits(task: str, spec: Task, architectures: list[str], model_type: str | None, model_name: str) -> None:
+def check_head_fits(
+    task: str, spec: Task, architectures: list[str], model_type: str | None, model_name: str
+) -> None:
     """Refuse a checkpoint whose head cannot serve `task` (a new head would answer at random)."""
     if spec.auto_class == "AutoModel" or not architectures:
         return
@@ -325,7 +344,9 @@ def pipeline(
     elif config is None and model is not None:
         config = getattr(model, "config", None)
     if config is not None and not isinstance(config, PretrainedConfig):
-        raise TypeError(f"config must be a PretrainedConfig, a folder or a Hub id, got {type(config).__name__}.")
+        raise TypeError(
+            f"config must be a PretrainedConfig, a folder or a Hub id, got {type(config).__name__}."
+        )
 
     if task is None:
         task = infer_task(config, model_name or type(model).__name__)
@@ -345,7 +366,9 @@ def pipeline(
         except HubError as e:
             why = "the Hub could not be reached" if "could not be reached" in str(e) else str(e)
             raise HubError(
-                _missing_defaults_message(task, default_model_candidates(task), hub_kwargs.get("cache_dir"), why)
+                _missing_defaults_message(
+                    task, default_model_candidates(task), hub_kwargs.get("cache_dir"), why
+                )
             ) from None
 
     if pipeline_class is None:
@@ -362,7 +385,9 @@ def pipeline(
         check_head_fits(normalized, spec, list(config.architectures or []), config.model_type, model)
         device = resolve_pipeline_device(device)  # load straight onto it
         auto_class = getattr(auto, pipeline_class.model_auto_class)
-        model = auto_class.from_pretrained(model, config=config, dtype=dtype, device=device, **hub_kwargs, **model_kwargs)
+        model = auto_class.from_pretrained(
+            model, config=config, dtype=dtype, device=device, **hub_kwargs, **model_kwargs
+        )
     else:
         _check_model_object(normalized, spec, pipeline_class, model)
         dtype = None if dtype == "auto" else dtype
@@ -384,11 +409,19 @@ def pipeline(
         params = getattr(model.config, "task_specific_params", None) or {}
         for key in params:
             if key.startswith("translation"):
-                logger.warning('"translation" task was used, instead of "translation_XX_to_YY", defaulting to "%s"', key)
+                logger.warning(
+                    '"translation" task was used, instead of "translation_XX_to_YY", defaulting to "%s"', key
+                )
                 task = key
                 break
     return pipeline_class(
-        model=model, tokenizer=tokenizer, task=task, device=device, dtype=dtype, batch_size=batch_size, **kwargs
+        model=model,
+        tokenizer=tokenizer,
+        task=task,
+        device=device,
+        dtype=dtype,
+        batch_size=batch_size,
+        **kwargs,
     )
 
 
@@ -400,7 +433,9 @@ def _load_tokenizer(name: str, kwargs: dict[str, Any]):
 
 def _check_model_object(task: str, spec: Task, pipeline_class: type, model: Any) -> None:
     if not hasattr(model, "config"):
-        raise TypeError(f"model must be a Hub id, a folder or a leanformers model, got {type(model).__name__}.")
+        raise TypeError(
+            f"model must be a Hub id, a folder or a leanformers model, got {type(model).__name__}."
+        )
     if spec.auto_class == "AutoModel":
         return
     name = type(model).__name__

@@ -123,7 +123,9 @@ def resolve_pipeline_device(device: Any, model: torch.nn.Module | None = None) -
         if device < 0:
             return torch.device("cpu")
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device} asks for GPU {device}, but no CUDA device is available. Use device='cpu'.")
+            raise ValueError(
+                f"device={device} asks for GPU {device}, but no CUDA device is available. Use device='cpu'."
+            )
         return torch.device("cuda", device)
     raise TypeError(f"device must be an int, a string or a torch.device, got {type(device).__name__}.")
 
@@ -149,8 +151,10 @@ def _to_device(obj: Any, device: torch.device) -> Any:
 
 
 def _is_datasets_column(inputs: Any) -> bool:
-    return type(inputs).__module__.startswith("datasets") and hasattr(inputs, "__len__") and not hasattr(
-        inputs, "column_names"
+    return (
+        type(inputs).__module__.startswith("datasets")
+        and hasattr(inputs, "__len__")
+        and not hasattr(inputs, "column_names")
     )
 
 
@@ -197,7 +201,9 @@ class Pipeline:
         **kwargs: Any,
     ):
         if framework not in (None, "pt"):
-            raise ValueError(f"framework={framework!r}: leanformers runs PyTorch models only (framework='pt').")
+            raise ValueError(
+                f"framework={framework!r}: leanformers runs PyTorch models only (framework='pt')."
+            )
         self.task = task
         self.model = model
         self.tokenizer = tokenizer
@@ -218,7 +224,9 @@ class Pipeline:
         self._batch_size = batch_size
         self._progress_bar = progress_bar
         self.call_count = 0
-        self._preprocess_params, self._forward_params, self._postprocess_params = self._sanitize_parameters(**kwargs)
+        self._preprocess_params, self._forward_params, self._postprocess_params = self._sanitize_parameters(
+            **kwargs
+        )
 
     # -- the three steps (subclasses implement them) -------------------------------------------
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
@@ -275,7 +283,9 @@ class Pipeline:
         if takes is None:
             import inspect
 
-            takes = self.__dict__["_takes_use_cache"] = "use_cache" in inspect.signature(self.model.forward).parameters
+            takes = self.__dict__["_takes_use_cache"] = (
+                "use_cache" in inspect.signature(self.model.forward).parameters
+            )
         return self.model(**model_inputs, use_cache=False) if takes else self.model(**model_inputs)
 
     def _tokenize_fitting(self, *args: Any, **tokenizer_kwargs: Any) -> Any:
@@ -297,7 +307,9 @@ class Pipeline:
     def _require_text(self, value: Any, what: str = "input") -> str:
         if not isinstance(value, str):
             if value is None:
-                raise ValueError(f"{type(self).__name__} got None as {what}; pass a string (or a list of strings).")
+                raise ValueError(
+                    f"{type(self).__name__} got None as {what}; pass a string (or a list of strings)."
+                )
             raise ValueError(
                 f"{type(self).__name__} expects a string as {what}, got {type(value).__name__}: {value!r:.60}."
             )
@@ -343,8 +355,10 @@ class Pipeline:
             return list(self._run(iter(inputs), len(inputs), batch_size, params, progress_bar))
         if isinstance(inputs, (types.GeneratorType, collections.abc.Iterator)):
             return self._run(inputs, None, batch_size, params, progress_bar)
-        if hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__") and not isinstance(
-            inputs, (str, bytes, dict, tuple, collections.abc.Mapping)
+        if (
+            hasattr(inputs, "__len__")
+            and hasattr(inputs, "__getitem__")
+            and not isinstance(inputs, (str, bytes, dict, tuple, collections.abc.Mapping))
         ):  # a torch Dataset, a KeyDataset: indexed, lazily
             items = (inputs[i] for i in range(len(inputs)))
             return self._run(items, len(inputs), batch_size, params, progress_bar)
@@ -352,13 +366,20 @@ class Pipeline:
             return next(self._run(iter([inputs]), 1, batch_size, params, False))
         return self.run_single(inputs, *params)
 
-    def run_single(self, inputs: Any, preprocess_params: dict, forward_params: dict, postprocess_params: dict) -> Any:
+    def run_single(
+        self, inputs: Any, preprocess_params: dict, forward_params: dict, postprocess_params: dict
+    ) -> Any:
         model_inputs = self.preprocess(inputs, **preprocess_params)
         model_outputs = self.forward(model_inputs, **forward_params)
         return self.postprocess(model_outputs, **postprocess_params)
 
     def _run(
-        self, items: Iterator[Any], total: int | None, batch_size: int, params: tuple, progress_bar: bool | None
+        self,
+        items: Iterator[Any],
+        total: int | None,
+        batch_size: int,
+        params: tuple,
+        progress_bar: bool | None,
     ) -> Iterator[Any]:
         bar = self._make_progress_bar(total, progress_bar)
         try:
@@ -385,7 +406,12 @@ class Pipeline:
         return self.postprocess(outputs[0], **postprocess_params)
 
     def _run_window(
-        self, items: list[Any], batch_size: int, preprocess_params: dict, forward_params: dict, postprocess_params: dict
+        self,
+        items: list[Any],
+        batch_size: int,
+        preprocess_params: dict,
+        forward_params: dict,
+        postprocess_params: dict,
     ) -> Iterator[Any]:
         """Preprocess a window, run its rows longest-first in padded batches, yield results in input order."""
         rows: list[tuple[int, int, dict[str, Any]]] = []  # (input index, row index within the input, inputs)
@@ -442,7 +468,9 @@ class Pipeline:
         keys = list(rows[0].keys())
         for r in rows[1:]:
             if set(r.keys()) != set(keys):
-                raise ValueError(f"Cannot batch rows with different keys: {sorted(keys)} vs {sorted(r.keys())}.")
+                raise ValueError(
+                    f"Cannot batch rows with different keys: {sorted(keys)} vs {sorted(r.keys())}."
+                )
         lengths = [self._row_length(r) for r in rows]
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
         batch: dict[str, Any] = {}
@@ -457,7 +485,9 @@ class Pipeline:
                 batch[key] = torch.cat([v if v.dim() > 0 else v[None] for v in values])
                 continue
             longest = max(v.shape[1] for v in values)
-            out = first.new_full((sum(v.shape[0] for v in values), longest, *first.shape[2:]), self._pad_value(key))
+            out = first.new_full(
+                (sum(v.shape[0] for v in values), longest, *first.shape[2:]), self._pad_value(key)
+            )
             for b, v in enumerate(values):
                 if left:
                     out[b : b + 1, longest - v.shape[1] :] = v
@@ -496,7 +526,9 @@ class Pipeline:
             return {k: row(v, k in trim_keys) for k, v in outputs.items()}
         if isinstance(outputs, tuple):
             return tuple(row(v, bool(self.padded_outputs)) for v in outputs)
-        raise TypeError(f"{type(self).__name__}._forward returned {type(outputs).__name__}; return a dict of tensors.")
+        raise TypeError(
+            f"{type(self).__name__}._forward returned {type(outputs).__name__}; return a dict of tensors."
+        )
 
     # -- progress --------------------------------------------------------------------------------
     def _make_progress_bar(self, total: int | None, progress_bar: bool | None) -> Any:
@@ -514,8 +546,12 @@ class ChunkPipeline(Pipeline):
     """A pipeline whose `preprocess` turns one input into several rows (a list or a generator of
     dicts), and whose `postprocess` receives the list of those rows' outputs, in order."""
 
-    def run_single(self, inputs: Any, preprocess_params: dict, forward_params: dict, postprocess_params: dict) -> Any:
-        outputs = [self.forward(row, **forward_params) for row in self.preprocess(inputs, **preprocess_params)]
+    def run_single(
+        self, inputs: Any, preprocess_params: dict, forward_params: dict, postprocess_params: dict
+    ) -> Any:
+        outputs = [
+            self.forward(row, **forward_params) for row in self.preprocess(inputs, **preprocess_params)
+        ]
         return self.postprocess(outputs, **postprocess_params)
 
     def _rows_of(self, item: Any, preprocess_params: dict) -> list[dict[str, Any]]:
@@ -534,7 +570,9 @@ class _NoBar:
 
 
 def _check_batch_size(batch_size: Any) -> None:
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
+    if batch_size is not None and (
+        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+    ):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
 
 
@@ -542,6 +580,8 @@ def as_list(inputs: Any) -> list[Any] | None:
     """`inputs` as a list when it is a list-like of inputs (not a string or a dict), else None."""
     if isinstance(inputs, list):
         return inputs
-    if isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes, dict, collections.abc.Mapping, tuple)):
+    if isinstance(inputs, Iterable) and not isinstance(
+        inputs, (str, bytes, dict, collections.abc.Mapping, tuple)
+    ):
         return list(inputs)
     return None

@@ -28,7 +28,7 @@ def _read_inputs(args: argparse.Namespace) -> list[str]:
         return list(args.texts)
     if sys.stdin is None or sys.stdin.isatty():
         raise UsageError(
-            f"no input: give texts as arguments (leanformers run {args.task} \"some text\") or pipe them on stdin, "
+            f'no input: give texts as arguments (leanformers run {args.task} "some text") or pipe them on stdin, '
             "one per line"
         )
     return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
@@ -48,7 +48,13 @@ def _summary(result: Any) -> str:
     """A short human-readable form (feature vectors are summarised, not printed whole)."""
     if hasattr(result, "tolist"):
         result = result.tolist()
-    if isinstance(result, list) and result and isinstance(result[0], list) and result[0] and isinstance(result[0][0], list):
+    if (
+        isinstance(result, list)
+        and result
+        and isinstance(result[0], list)
+        and result[0]
+        and isinstance(result[0][0], list)
+    ):
         dims = f"{len(result)}x{len(result[0])}x{len(result[0][0])}"
         first = ", ".join(f"{v:.4f}" for v in result[0][0][:5])
         return f"[{dims} floats] first token: [{first}, ...]"
@@ -96,7 +102,7 @@ def run_command(args: argparse.Namespace) -> int:
 def _zero_shot(pipe: Any, item: Any) -> Any:
     if not isinstance(item, dict) or "candidate_labels" not in item:
         raise ValueError(
-            'zero-shot-classification needs labels: give each input as JSON, e.g. '
+            "zero-shot-classification needs labels: give each input as JSON, e.g. "
             '{"text": "I love football", "candidate_labels": ["sports", "politics"]}'
         )
     item = dict(item)
@@ -113,7 +119,9 @@ def tasks_command(args: argparse.Namespace) -> int:
     for name, spec in TASKS.items():
         also = f" (alias: {', '.join(aliases[name])})" if name in aliases else ""
         if name == "translation":
-            defaults = "; ".join(f"{s}->{t}: {', '.join(ids)}" for (s, t), ids in TRANSLATION_DEFAULTS.items())
+            defaults = "; ".join(
+                f"{s}->{t}: {', '.join(ids)}" for (s, t), ids in TRANSLATION_DEFAULTS.items()
+            )
             defaults += "  [use translation_XX_to_YY]"
         else:
             defaults = " | ".join(spec.defaults)

@@ -17,12 +17,17 @@ class FeatureExtractionPipeline(Pipeline):
     padded_outputs = ("last_hidden_state", "hidden_states")
 
     def _sanitize_parameters(
-        self, truncation: bool | str | None = None, tokenize_kwargs: dict | None = None, return_tensors: bool | None = None
+        self,
+        truncation: bool | str | None = None,
+        tokenize_kwargs: dict | None = None,
+        return_tensors: bool | None = None,
     ) -> tuple[dict, dict, dict]:
         tokenize_kwargs = dict(tokenize_kwargs or {})
         if truncation is not None:
             if "truncation" in tokenize_kwargs:
-                raise ValueError("truncation is given twice: as an argument and inside tokenize_kwargs. Keep one.")
+                raise ValueError(
+                    "truncation is given twice: as an argument and inside tokenize_kwargs. Keep one."
+                )
             tokenize_kwargs["truncation"] = truncation
         postprocess_params = {} if return_tensors is None else {"return_tensors": return_tensors}
         return tokenize_kwargs, {}, postprocess_params

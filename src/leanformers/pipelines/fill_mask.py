@@ -24,11 +24,16 @@ class FillMaskPipeline(Pipeline):
     padded_outputs = ("logits",)
 
     def _sanitize_parameters(
-        self, top_k: int | None = None, targets: str | list[str] | None = None, tokenizer_kwargs: dict | None = None
+        self,
+        top_k: int | None = None,
+        targets: str | list[str] | None = None,
+        tokenizer_kwargs: dict | None = None,
     ) -> tuple[dict, dict, dict]:
         if self.tokenizer.mask_token_id is None:
             raise PipelineException(
-                "fill-mask", self.model.base_model_prefix, "The tokenizer does not define a mask token: fill-mask needs one."
+                "fill-mask",
+                self.model.base_model_prefix,
+                "The tokenizer does not define a mask token: fill-mask needs one.",
             )
         preprocess_params = {} if tokenizer_kwargs is None else {"tokenizer_kwargs": tokenizer_kwargs}
         postprocess_params: dict[str, Any] = {}
@@ -59,7 +64,8 @@ class FillMaskPipeline(Pipeline):
                 )["input_ids"]
                 if len(pieces) == 0:
                     logger.warning(
-                        "The target %r is not in the model vocabulary and tokenizes to nothing; it is ignored.", target
+                        "The target %r is not in the model vocabulary and tokenizes to nothing; it is ignored.",
+                        target,
                     )
                     continue
                 id_ = pieces[0]
@@ -81,7 +87,9 @@ class FillMaskPipeline(Pipeline):
             return outputs[0]  # the reference unwraps a one-text list
         return outputs
 
-    def preprocess(self, inputs: Any, return_tensors: str | None = None, tokenizer_kwargs: dict | None = None) -> dict:
+    def preprocess(
+        self, inputs: Any, return_tensors: str | None = None, tokenizer_kwargs: dict | None = None
+    ) -> dict:
         model_inputs = dict(self._tokenize_fitting(self._require_text(inputs), **(tokenizer_kwargs or {})))
         if not bool((model_inputs["input_ids"] == self.tokenizer.mask_token_id).any()):
             mask = self.tokenizer.mask_token
@@ -120,6 +128,13 @@ class FillMaskPipeline(Pipeline):
                 tokens[masked_index[i]] = p
                 tokens = tokens[tokens != pad_id] if pad_id is not None else tokens
                 sequence = self.tokenizer.decode(tokens.tolist(), skip_special_tokens=single_mask)
-                row.append({"score": score, "token": p, "token_str": self.tokenizer.decode([p]), "sequence": sequence})
+                row.append(
+                    {
+                        "score": score,
+                        "token": p,
+                        "token_str": self.tokenizer.decode([p]),
+                        "sequence": sequence,
+                    }
+                )
             result.append(row)
         return result[0] if single_mask else result

@@ -123,9 +123,13 @@ def parse_qa_arguments(*args: Any, **kwargs: Any) -> Any:
                 "question= and context= must be strings, or a list of questions with one context or as many contexts."
             )
     else:
-        raise ValueError("Pass question= and context= (or a {'question': ..., 'context': ...} dict, or a list of them).")
+        raise ValueError(
+            "Pass question= and context= (or a {'question': ..., 'context': ...} dict, or a list of them)."
+        )
     if isinstance(inputs, (types.GeneratorType,)) or (
-        hasattr(inputs, "__getitem__") and hasattr(inputs, "__len__") and not isinstance(inputs, (list, dict, str, tuple))
+        hasattr(inputs, "__getitem__")
+        and hasattr(inputs, "__len__")
+        and not isinstance(inputs, (list, dict, str, tuple))
     ):
         return inputs  # lazy: normalised item by item in preprocess
     if isinstance(inputs, dict):
@@ -262,7 +266,9 @@ class QuestionAnsweringPipeline(ChunkPipeline):
             start = output["start"].float().numpy()
             end = output["end"].float().numpy()
             context = output["example"]["context"]
-            attention_mask = output["attention_mask"].numpy() if output.get("attention_mask") is not None else None
+            attention_mask = (
+                output["attention_mask"].numpy() if output.get("attention_mask") is not None else None
+            )
             pre_topk = top_k * 2 + 10 if align_to_words else top_k  # aligning may merge candidates
             starts, ends, scores, min_null_score = select_starts_ends(
                 start,
@@ -280,13 +286,17 @@ class QuestionAnsweringPipeline(ChunkPipeline):
                 offset = int((output["input_ids"] == self.tokenizer.pad_token_id).sum())
             sequence_index = 1 if question_first else 0
             for s, e, score in zip(starts, ends, scores):
-                start_index, end_index = self.get_indices(enc, s - offset, e - offset, sequence_index, align_to_words)
+                start_index, end_index = self.get_indices(
+                    enc, s - offset, e - offset, sequence_index, align_to_words
+                )
                 text = context[start_index:end_index]
                 same = next((a for a in answers if a["answer"].lower() == text.lower()), None)
                 if same is not None:
                     same["score"] += score.item()
                 else:
-                    answers.append({"score": score.item(), "start": start_index, "end": end_index, "answer": text})
+                    answers.append(
+                        {"score": score.item(), "start": start_index, "end": end_index, "answer": text}
+                    )
         if handle_impossible_answer:
             answers.append({"score": min_null_score, "start": 0, "end": 0, "answer": ""})
         answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]

@@ -71,7 +71,12 @@ class TextClassificationPipeline(Pipeline):
             if inputs.get("text_pair") is not None:
                 self._require_text(inputs["text_pair"], "text_pair")
             return dict(self._tokenize_fitting(**inputs, **tokenizer_kwargs))
-        if isinstance(inputs, list) and len(inputs) == 1 and isinstance(inputs[0], list) and len(inputs[0]) == 2:
+        if (
+            isinstance(inputs, list)
+            and len(inputs) == 1
+            and isinstance(inputs[0], list)
+            and len(inputs[0]) == 2
+        ):
             return dict(self._tokenize_fitting(text=inputs[0][0], text_pair=inputs[0][1], **tokenizer_kwargs))
         if isinstance(inputs, list):
             raise ValueError(
@@ -94,7 +99,11 @@ class TextClassificationPipeline(Pipeline):
         return _function_name(getattr(config, "function_to_apply", "none"))
 
     def postprocess(
-        self, model_outputs: Any, function_to_apply: str | None = None, top_k: int | None = 1, _legacy: bool = True
+        self,
+        model_outputs: Any,
+        function_to_apply: str | None = None,
+        top_k: int | None = 1,
+        _legacy: bool = True,
     ) -> Any:
         function_to_apply = function_to_apply or self._default_function()
         logits = model_outputs["logits"][0].float().numpy()

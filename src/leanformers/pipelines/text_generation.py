@@ -72,7 +72,10 @@ class TextGenerationPipeline(Pipeline):
         if unused:
             raise TypeError(f"TextGenerationPipeline got unexpected arguments: {', '.join(sorted(unused))}.")
         # A model that sets max_length (not max_new_tokens) keeps its own length, as in the reference.
-        if config.max_new_tokens == DEFAULT_GENERATION["max_new_tokens"] and config.max_length not in (None, 20):
+        if config.max_new_tokens == DEFAULT_GENERATION["max_new_tokens"] and config.max_length not in (
+            None,
+            20,
+        ):
             config.max_new_tokens = None
         model_config = self.model.config
         self.prefix = getattr(model_config, "prefix", None)
@@ -261,9 +264,13 @@ class TextGenerationPipeline(Pipeline):
         config = generate_kwargs.get("generation_config")
         if prefix_length > 0:
             if "max_new_tokens" not in generate_kwargs and (config is None or config.max_new_tokens is None):
-                generate_kwargs["max_length"] = generate_kwargs.get("max_length") or self.generation_config.max_length
+                generate_kwargs["max_length"] = (
+                    generate_kwargs.get("max_length") or self.generation_config.max_length
+                )
                 generate_kwargs["max_length"] += prefix_length
-            has_min_new = "min_new_tokens" in generate_kwargs or (config is not None and config.min_new_tokens is not None)
+            has_min_new = "min_new_tokens" in generate_kwargs or (
+                config is not None and config.min_new_tokens is not None
+            )
             if not has_min_new and "min_length" in generate_kwargs:
                 generate_kwargs["min_length"] += prefix_length
         generate_kwargs.setdefault("generation_config", self.generation_config)
@@ -306,7 +313,9 @@ class TextGenerationPipeline(Pipeline):
         input_ids = model_outputs["input_ids"]
         prompt_text = model_outputs["prompt_text"]
         skip_special_tokens = True if skip_special_tokens is None else skip_special_tokens
-        decode = dict(skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=clean_up_tokenization_spaces)
+        decode = dict(
+            skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+        )
         # The prompt is cut from the decoded text by its decoded length (it may not tokenize back the same).
         prompt_length = 0 if input_ids is None else len(self.tokenizer.decode(input_ids[0], **decode))
         records = []
@@ -318,7 +327,9 @@ class TextGenerationPipeline(Pipeline):
             if return_type != ReturnType.FULL_TEXT:
                 records.append({"generated_text": new_text})
             elif isinstance(prompt_text, Chat):
-                records.append({"generated_text": _continue_chat(prompt_text, new_text, continue_final_message)})
+                records.append(
+                    {"generated_text": _continue_chat(prompt_text, new_text, continue_final_message)}
+                )
             else:
                 records.append({"generated_text": prompt_text + new_text})
         return records

@@ -55,7 +55,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         if aggregation_strategy is not None:
             aggregation_strategy = str(getattr(aggregation_strategy, "value", aggregation_strategy)).lower()
             if aggregation_strategy not in STRATEGIES:
-                raise ValueError(f"aggregation_strategy={aggregation_strategy!r} is not one of {', '.join(STRATEGIES)}.")
+                raise ValueError(
+                    f"aggregation_strategy={aggregation_strategy!r} is not one of {', '.join(STRATEGIES)}."
+                )
             postprocess_params["aggregation_strategy"] = aggregation_strategy
         if ignore_labels is not None:
             postprocess_params["ignore_labels"] = ignore_labels
@@ -67,10 +69,14 @@ class TokenClassificationPipeline(ChunkPipeline):
                 )
             if aggregation_strategy in (None, "none"):
                 raise ValueError(
-                    'stride= reads the whole text in windows and merges their entities, which needs an aggregation: '
+                    "stride= reads the whole text in windows and merges their entities, which needs an aggregation: "
                     'pass aggregation_strategy="simple" (or "first", "average", "max").'
                 )
-            preprocess_params["tokenizer_params"] = {"return_overflowing_tokens": True, "padding": True, "stride": stride}
+            preprocess_params["tokenizer_params"] = {
+                "return_overflowing_tokens": True,
+                "padding": True,
+                "stride": stride,
+            }
         return preprocess_params, {}, postprocess_params
 
     def __call__(self, inputs: Any, **kwargs: Any) -> Any:
@@ -99,7 +105,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         word_to_chars_map = None
         if is_split_into_words:
             if not isinstance(sentence, list) or not all(isinstance(w, str) for w in sentence):
-                raise ValueError("With is_split_into_words=True, each input must be a list of words (strings).")
+                raise ValueError(
+                    "With is_split_into_words=True, each input must be a list of words (strings)."
+                )
             words = sentence
             sentence = delimiter.join(words)  # the text that offsets point into
             word_to_chars_map, char_offset = [], 0
@@ -111,7 +119,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         else:
             to_tokenize = self._require_text(sentence, "text (an untokenized string)")
         if self.max_length < (getattr(self.tokenizer, "model_max_length", None) or 0):
-            tokenizer_params.setdefault("max_length", self.max_length)  # the model reads less than the tokenizer claims
+            tokenizer_params.setdefault(
+                "max_length", self.max_length
+            )  # the model reads less than the tokenizer claims
         inputs = self.tokenizer(
             to_tokenize,
             return_tensors="pt",
@@ -120,7 +130,9 @@ class TokenClassificationPipeline(ChunkPipeline):
             return_offsets_mapping=True,
             **tokenizer_params,
         )
-        word_ids = [inputs.word_ids(i) for i in range(len(inputs["input_ids"]))] if word_to_chars_map else None
+        word_ids = (
+            [inputs.word_ids(i) for i in range(len(inputs["input_ids"]))] if word_to_chars_map else None
+        )
         inputs = {k: v for k, v in inputs.items() if k != "overflow_to_sample_mapping"}
         rows = []
         for i in range(len(inputs["input_ids"])):
@@ -141,7 +153,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         logits = self.model(**inputs)["logits"]
         return {"logits": logits, **extras, **inputs}
 
-    def postprocess(self, all_outputs: list[dict[str, Any]], aggregation_strategy: str = "none", ignore_labels=None):
+    def postprocess(
+        self, all_outputs: list[dict[str, Any]], aggregation_strategy: str = "none", ignore_labels=None
+    ):
         ignore_labels = ["O"] if ignore_labels is None else ignore_labels
         entities: list[dict] = []
         sentence = all_outputs[0]["sentence"]
@@ -166,7 +180,9 @@ class TokenClassificationPipeline(ChunkPipeline):
             )
             grouped = self.aggregate(pre_entities, aggregation_strategy)
             entities += [
-                e for e in grouped if e.get("entity") not in ignore_labels and e.get("entity_group") not in ignore_labels
+                e
+                for e in grouped
+                if e.get("entity") not in ignore_labels and e.get("entity_group") not in ignore_labels
             ]
         if len(all_outputs) > 1:
             entities = self.aggregate_overlapping_entities(entities)
@@ -185,7 +201,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         for entity in entities:
             if previous["start"] <= entity["start"] < previous["end"]:
                 length, previous_length = entity["end"] - entity["start"], previous["end"] - previous["start"]
-                if length > previous_length or (length == previous_length and entity["score"] > previous["score"]):
+                if length > previous_length or (
+                    length == previous_length and entity["score"] > previous["score"]
+                ):
                     previous = entity
             else:
                 merged.append(previous)
@@ -194,7 +212,9 @@ class TokenClassificationPipeline(ChunkPipeline):
         return merged
 
     def _continuing_subword_prefix(self) -> str | None:
-        backend = getattr(self.tokenizer, "backend_tokenizer", None) or getattr(self.tokenizer, "_tokenizer", None)
+        backend = getattr(self.tokenizer, "backend_tokenizer", None) or getattr(
+            self.tokenizer, "_tokenizer", None
+        )
         return getattr(getattr(backend, "model", None), "continuing_subword_prefix", None)
 
     def gather_pre_entities(
@@ -210,6 +230,11 @@ class TokenClassificationPipeline(ChunkPipeline):
     ) -> list[dict]:
         """One dict per non-special token: its text, scores, character span and whether it continues a word."""
         has_prefix = bool(self._continuing_subword_prefix())
+        if not has_prefix and offset_mapping is not None and aggregation_strategy in _WORD_STRATEGIES:
+            # Byte-level BPE has no "##" marker: a token continues a word when no space precedes it.
+            warnings.warn(
+                "Tokenizer does not support real words, using fallback heuristic", UserWarning, stacklevel=3
+            )
         unk_id = self.tokenizer.unk_token_id
         pre_entities = []
         for idx, token_scores in enumerate(scores):
@@ -226,8 +251,6 @@ class TokenClassificationPipeline(ChunkPipeline):
                     # A "##piece" token is longer than its text: it continues the previous word.
                     is_subword = len(word) != len(word_ref)
                 else:
-                    if aggregation_strategy in _WORD_STRATEGIES:
-                        warnings.warn("Tokenizer does not support real words, using fallback heuristic", UserWarning)
                     is_subword = start > 0 and " " not in sentence[start - 1 : start + 1]
                 if int(input_ids[idx]) == unk_id:
                     word, is_subword = word_ref, False
@@ -235,7 +258,14 @@ class TokenClassificationPipeline(ChunkPipeline):
                 start = end = None
                 is_subword = False
             pre_entities.append(
-                {"word": word, "scores": token_scores, "start": start, "end": end, "index": idx, "is_subword": is_subword}
+                {
+                    "word": word,
+                    "scores": token_scores,
+                    "start": start,
+                    "end": end,
+                    "index": idx,
+                    "is_subword": is_subword,
+                }
             )
         return pre_entities
 

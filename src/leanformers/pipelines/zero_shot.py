@@ -20,7 +20,7 @@ logger = get_logger(__name__)
 
 
 def parse_labels(labels: Any) -> Any:
-    """"a, b,c" -> ["a", "b", "c"]; lists pass through."""
+    """ "a, b,c" -> ["a", "b", "c"]; lists pass through."""
     if isinstance(labels, str):
         return [label.strip() for label in labels.split(",") if label.strip()]
     return labels
@@ -71,7 +71,10 @@ class ZeroShotClassificationPipeline(ChunkPipeline):
         return super().__call__(sequences, **kwargs)
 
     def preprocess(
-        self, inputs: Any, candidate_labels: list[str] | None = None, hypothesis_template: str = "This example is {}."
+        self,
+        inputs: Any,
+        candidate_labels: list[str] | None = None,
+        hypothesis_template: str = "This example is {}.",
     ) -> list[dict[str, Any]]:
         sequence = self._require_text(inputs, "the text to classify")
         labels = parse_labels(candidate_labels)
@@ -93,7 +96,9 @@ class ZeroShotClassificationPipeline(ChunkPipeline):
 
     def _tokenize_pair(self, pair: list[list[str]]) -> dict[str, Any]:
         if self.tokenizer.pad_token is None:
-            logger.error("The tokenizer has no padding token, which zero-shot needs; using pad_token=eos_token.")
+            logger.error(
+                "The tokenizer has no padding token, which zero-shot needs; using pad_token=eos_token."
+            )
             self.tokenizer.pad_token = self.tokenizer.eos_token
         kwargs: dict[str, Any] = {"return_tensors": "pt", "padding": True}
         if self.max_length < (getattr(self.tokenizer, "model_max_length", None) or 0):
@@ -108,7 +113,11 @@ class ZeroShotClassificationPipeline(ChunkPipeline):
     def _forward(self, inputs: dict[str, Any]) -> dict[str, Any]:
         model_inputs = {k: inputs[k] for k in self.tokenizer.model_input_names if k in inputs}
         outputs = self._call_model(model_inputs)
-        return {"candidate_label": inputs["candidate_label"], "sequence": inputs["sequence"], "logits": outputs["logits"]}
+        return {
+            "candidate_label": inputs["candidate_label"],
+            "sequence": inputs["sequence"],
+            "logits": outputs["logits"],
+        }
 
     def postprocess(self, model_outputs: list[dict[str, Any]], multi_label: bool = False) -> dict[str, Any]:
         candidate_labels = [out["candidate_label"] for out in model_outputs]
