@@ -11,12 +11,12 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..nn.activations import get_activation
 from ..nn.attention import attention, decoder_mask
 from ..nn.cache import DynamicCache, as_cache
 from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
@@ -59,23 +59,6 @@ class GPT2Config(PretrainedConfig):
         "scale_attn_by_inverse_layer_idx": False,
         "reorder_and_upcast_attn": False,
     }
-
-
-def _gelu_tanh(x: Tensor) -> Tensor:
-    return F.gelu(x, approximate="tanh")
-
-
-ACTIVATIONS = {
-    "gelu_new": _gelu_tanh,  # 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))), fused by PyTorch
-    "gelu_pytorch_tanh": _gelu_tanh,
-    "gelu_fast": _gelu_tanh,
-    "gelu": F.gelu,
-    "relu": F.relu,
-    "silu": F.silu,
-    "swish": F.silu,
-    "tanh": torch.tanh,
-    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
-}
 
 
 class Conv1D(nn.Module):
@@ -137,13 +120,9 @@ class GPT2Attention(nn.Module):
 class GPT2MLP(nn.Module):
     def __init__(self, inner: int, config: GPT2Config):
         super().__init__()
-        if config.activation_function not in ACTIVATIONS:
-            raise ValueError(
-                f"activation_function={config.activation_function!r} is not supported. Use one of {sorted(ACTIVATIONS)}."
-            )
         self.c_fc = Conv1D(inner, config.n_embd)
         self.c_proj = Conv1D(config.n_embd, inner)
-        self.act = ACTIVATIONS[config.activation_function]
+        self.act = get_activation(config.activation_function)
         self.dropout = nn.Dropout(config.resid_pdrop)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -15,12 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..nn.activations import get_activation
 from ..nn.attention import attention, decoder_mask
 from ..nn.cache import DynamicCache, as_cache
 from ..nn.losses import causal_lm_loss
@@ -150,15 +150,6 @@ class Qwen2Config(LlamaConfig):
 # ------------------------------------------------------------------------------------------------
 # Layers
 # ------------------------------------------------------------------------------------------------
-_ACTIVATIONS = {"silu": F.silu, "swish": F.silu, "gelu": F.gelu, "relu": F.relu}
-
-
-def _activation(name: str):
-    if name not in _ACTIVATIONS:
-        raise ValueError(
-            f"hidden_act={name!r} is not supported by the Llama family. Use one of {sorted(_ACTIVATIONS)}."
-        )
-    return _ACTIVATIONS[name]
 
 
 class LlamaAttention(nn.Module):
@@ -212,7 +203,7 @@ class LlamaMLP(nn.Module):
         self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=bias)
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=bias)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=bias)
-        self.act_fn = _activation(config.hidden_act)
+        self.act_fn = get_activation(config.hidden_act)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
