@@ -127,6 +127,10 @@ def main() -> None:
     bandwidth = copy_bandwidth()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {load:.1f}")
+    if load > (os.cpu_count() or 1):
+        print(
+            "note: the machine is busy; multi-threaded timings get erratic, consider --threads 1 --repeats 3"
+        )
     print(f"copy bandwidth (read + write): {bandwidth / 1e9:.1f} GB/s")
     batches = [int(b) for b in args.batches.split(",")]
     dtypes = [getattr(torch, d) for d in args.dtypes.split(",")]
@@ -169,13 +173,21 @@ def main() -> None:
                     print(rows[-1], flush=True)
                     if dtype != torch.float32 and batch in fp32_outputs:
                         same = sum(torch.equal(a, b) for a, b in zip(out, fp32_outputs[batch]))
+                        agree = (
+                            (out == fp32_outputs[batch])[:, -args.new_tokens :]
+                            .long()
+                            .cumprod(dim=1)
+                            .sum(dim=1)
+                        )
                         vs = ours_speed / ref_fp32_speed[batch]
                         notes.append(
                             f"{name} {str(dtype).removeprefix('torch.')} batch {batch}: {vs:.2f}x the reference's fp32; "
-                            f"{same}/{batch} prompts give the same {args.new_tokens} greedy tokens as fp32"
+                            f"{same}/{batch} prompts give the same {args.new_tokens} greedy tokens as fp32 "
+                            f"(first {agree.float().mean():.0f} tokens equal on average)"
                         )
-            if "bfloat16" in args.dtypes:
-                sample = tokenizer.decode(out[0], skip_special_tokens=True)
+            if "bfloat16" in args.dtypes:  # the last run's first row, without its left padding
+                pads = int((inputs["attention_mask"][0] == 0).sum())
+                sample = tokenizer.decode(out[0, pads:], skip_special_tokens=True)
                 notes.append(f"{name} bf16 sample: {sample[:160]!r}")
             del ref, ours
     print()

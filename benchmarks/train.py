@@ -11,12 +11,17 @@ warm-up steps to the last step with a callback (the same callback API in both li
 
 from __future__ import annotations
 
+import os
+import sys
+
+# benchmarks/ holds a tokenize.py that would shadow the standard library's module of that name.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
 import argparse
 import json
-import os
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -28,7 +33,12 @@ def build_model(folder: str) -> None:
     import transformers
 
     config = transformers.BertConfig(
-        vocab_size=VOCAB, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, num_labels=2
+        vocab_size=VOCAB,
+        hidden_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=1024,
+        num_labels=2,
     )
     torch.manual_seed(0)
     transformers.BertForSequenceClassification(config).save_pretrained(folder)
@@ -46,7 +56,11 @@ def child(lib_name: str, precision: str, model_dir: str, steps: int, warmup: int
 
     g = torch.Generator().manual_seed(0)
     data = [
-        {"input_ids": torch.randint(1000, VOCAB, (SEQ,), generator=g).tolist(), "attention_mask": [1] * SEQ, "label": i % 2}
+        {
+            "input_ids": torch.randint(1000, VOCAB, (SEQ,), generator=g).tolist(),
+            "attention_mask": [1] * SEQ,
+            "label": i % 2,
+        }
         for i in range(BATCH * (steps + warmup))
     ]
     times: list[float] = []
@@ -95,8 +109,19 @@ def main() -> None:
         for precision in args.precisions:
             results = {}
             for lib in ("transformers", "leanformers"):
-                cmd = [sys.executable, __file__, "--child", lib, precision, model_dir,
-                       "--steps", str(args.steps), "--warmup", str(args.warmup)]
+                cmd = [
+                    sys.executable,
+                    "-P",
+                    __file__,
+                    "--child",
+                    lib,
+                    precision,
+                    model_dir,
+                    "--steps",
+                    str(args.steps),
+                    "--warmup",
+                    str(args.warmup),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                 results[lib] = json.loads(out.strip().splitlines()[-1])
                 r = results[lib]

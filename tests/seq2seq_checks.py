@@ -49,7 +49,9 @@ def assert_outputs_match(ours, ref, **inputs) -> None:
         b = ref(**inputs)
     torch.testing.assert_close(a.logits, b.logits, atol=ATOL, rtol=RTOL)
     if getattr(b, "encoder_last_hidden_state", None) is not None:
-        torch.testing.assert_close(a.encoder_last_hidden_state, b.encoder_last_hidden_state, atol=ATOL, rtol=RTOL)
+        torch.testing.assert_close(
+            a.encoder_last_hidden_state, b.encoder_last_hidden_state, atol=ATOL, rtol=RTOL
+        )
     if getattr(b, "loss", None) is not None:
         torch.testing.assert_close(a.loss, b.loss, atol=ATOL, rtol=RTOL)
 
@@ -60,7 +62,9 @@ def check_incremental_decoding(model, ids, mask, dec) -> None:
     with torch.no_grad():
         full = model(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, use_cache=False).logits
         encoder_outputs = model.get_encoder()(ids, mask)
-        out = model(attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=dec[:, :3], use_cache=True)
+        out = model(
+            attention_mask=mask, encoder_outputs=encoder_outputs, decoder_input_ids=dec[:, :3], use_cache=True
+        )
         steps = [out.logits]
         cache = out.past_key_values
         assert cache.get_seq_length() == 3

@@ -7,6 +7,14 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from leanformers import AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification  # noqa: E402
+from leanformers.models.bart import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
+    BartForSequenceClassification,
+    BartModel,
+    shift_tokens_right,
+)
 from seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
@@ -15,15 +23,6 @@ from seq2seq_checks import (  # noqa: E402
     decoder_batch,
     perturb,
     right_padded,
-)
-
-from leanformers import AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification  # noqa: E402
-from leanformers.models.bart import (  # noqa: E402
-    BartConfig,
-    BartForConditionalGeneration,
-    BartForSequenceClassification,
-    BartModel,
-    shift_tokens_right,
 )
 
 TINY = dict(
@@ -123,7 +122,9 @@ def test_base_model_and_encoder(tmp_path):
     ids, mask, dec, dec_mask = batch()
     with torch.no_grad():
         a = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask)
-        b = ref.model(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask)
+        b = ref.model(
+            input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask
+        )
         torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state, atol=1e-5, rtol=1e-5)
         enc = ours.get_encoder()(ids, mask)
         torch.testing.assert_close(enc.last_hidden_state, b.encoder_last_hidden_state, atol=1e-5, rtol=1e-5)
@@ -166,7 +167,10 @@ def test_sequence_classification_matches_reference(tmp_path):
     ids, mask, _, _ = batch()
     labels = torch.tensor([0, 2, 1])
     with torch.no_grad():
-        a, b = ours(input_ids=ids, attention_mask=mask, labels=labels), ref(input_ids=ids, attention_mask=mask, labels=labels)
+        a, b = (
+            ours(input_ids=ids, attention_mask=mask, labels=labels),
+            ref(input_ids=ids, attention_mask=mask, labels=labels),
+        )
     torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(a.loss, b.loss, atol=1e-5, rtol=1e-5)
     ids[0, 3] = EOS  # one row with two <eos>: pooling is ambiguous
@@ -195,3 +199,43 @@ def test_resize_token_embeddings_keeps_final_logits_bias_in_step(tmp_path):
     assert ours.final_logits_bias.shape == (1, 104) and ours.lm_head.weight.shape[0] == 104
     ids, mask, dec, _ = batch()
     assert ours(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits.shape[-1] == 104
+
+
+def test_cache_reorders_copy_into_spare_buffers_and_skip_equal_cross_rows():
+    """What beam search relies on: DynamicCache.reorder_cache equals a plain row gather step after
+    step; the cross-attention cache is left alone when beams only move within their own input."""
+    from leanformers.models.bart import repeated_rows
+    from leanformers.nn.cache import DynamicCache, EncoderDecoderCache
+
+    g = torch.Generator().manual_seed(0)
+    cache, expected = DynamicCache(chunk=4), []
+    for step in range(6):
+        k, v = torch.randn(6, 2, 1, 3, generator=g), torch.randn(6, 2, 1, 3, generator=g)
+        cache.update(0, k, v)
+        expected.append((k, v))
+        idx = torch.randint(0, 6, (6,), generator=g)
+        cache.reorder_cache(idx)
+        expected = [(a[idx], b[idx]) for a, b in expected]
+        keys, values = cache.layer(0)
+        assert torch.equal(keys, torch.cat([a for a, _ in expected], dim=2))
+        assert torch.equal(values, torch.cat([b for _, b in expected], dim=2))
+    cache.batch_select_indices(torch.tensor([1, 4]))
+    assert cache.layer(0)[0].shape[0] == 2
+
+    encoder_out = torch.randn(2, 5, 8, generator=g).repeat_interleave(3, dim=0)  # 2 inputs x 3 beams
+    firsts, runs = repeated_rows(encoder_out)
+    assert firsts.tolist() == [0, 3] and runs.tolist() == [0, 0, 0, 1, 1, 1]
+    assert repeated_rows(torch.randn(3, 5, 8, generator=g)) is None
+    cross = DynamicCache(chunk=1)
+    cross.update(0, encoder_out[:, None], encoder_out[:, None])
+    both = EncoderDecoderCache(DynamicCache(), cross)
+    both.self_attention_cache.update(0, torch.randn(6, 1, 1, 8), torch.randn(6, 1, 1, 8))
+    both.cross_row_groups = runs
+    before = cross.keys[0]
+    both.reorder_cache(torch.tensor([2, 2, 0, 5, 3, 3]))  # within each input: nothing to copy
+    assert cross.keys[0] is before
+    both.reorder_cache(torch.tensor([3, 4, 5, 0, 1, 2]))  # across inputs (not beam search): copied
+    assert torch.equal(cross.layer(0)[0][:, 0], encoder_out[[3, 4, 5, 0, 1, 2]])
+    assert both.cross_row_groups.tolist() == [1, 1, 1, 0, 0, 0]
+    both.batch_select_indices(torch.tensor([0, 1, 2]))
+    assert both.cross_row_groups.tolist() == [1, 1, 1] and cross.layer(0)[0].shape[0] == 3

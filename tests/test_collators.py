@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import transformers
 
-transformers = pytest.importorskip("transformers")
-
-import leanformers  # noqa: E402
-from leanformers.training import DataCollatorForLanguageModeling, default_data_collator  # noqa: E402
+import leanformers
+from leanformers.training import DataCollatorForLanguageModeling, default_data_collator
 
 WORDS = ["the", "movie", "was", "great", "bad", "awful", "good", "plot", "acting", "fine", "boring", "fun"]
 

@@ -33,6 +33,7 @@ def test_json_round_trip_both_ways(tmp_path):
     assert transformers.GenerationConfig.from_pretrained(tmp_path / "ours").max_new_tokens == 7
 
 
+@pytest.mark.filterwarnings("ignore:Some non-default generation parameters")
 def test_from_model_config_takes_generation_fields(tmp_path):
     from leanformers import AutoConfig
 

@@ -7,6 +7,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
+from leanformers.models.marian import MarianConfig, MarianModel, MarianMTModel, sinusoidal_table  # noqa: E402
 from seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
@@ -16,9 +18,6 @@ from seq2seq_checks import (  # noqa: E402
     perturb,
     right_padded,
 )
-
-from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
-from leanformers.models.marian import MarianConfig, MarianModel, MarianMTModel, sinusoidal_table  # noqa: E402
 
 PAD, EOS = 98, 0
 TINY = dict(
@@ -96,7 +95,9 @@ def test_checkpoint_positions_are_used_when_present(tmp_path):
     save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
     ours, info = MarianMTModel.from_pretrained(path, output_loading_info=True)
     assert not info["unexpected_keys"] and "model.decoder.embed_positions.weight" not in info["missing_keys"]
-    torch.testing.assert_close(ours.model.decoder.embed_positions.weight, state["model.decoder.embed_positions.weight"])
+    torch.testing.assert_close(
+        ours.model.decoder.embed_positions.weight, state["model.decoder.embed_positions.weight"]
+    )
     ref = transformers.MarianMTModel.from_pretrained(path).eval()
     ids, mask, dec, _ = batch()
     assert_outputs_match(ours, ref, input_ids=ids, attention_mask=mask, decoder_input_ids=dec)

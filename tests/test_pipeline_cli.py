@@ -11,6 +11,17 @@ from _pipeline_checkpoints import NLI_LABELS, SENTIMENT_LABELS, build_bert
 from leanformers.cli import main
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread (and a busy machine makes thread pools crawl)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def seq(tmp_path_factory):
     return build_bert(tmp_path_factory.mktemp("cli") / "seq", "seq", SENTIMENT_LABELS)

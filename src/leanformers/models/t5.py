@@ -27,7 +27,7 @@ from ..outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
 )
-from .bart import _run_layer, as_encoder_output, shift_tokens_right
+from .bart import _run_layer, as_encoder_output, first_cross_fill, shift_tokens_right
 from .bert import get_activation
 
 
@@ -121,7 +121,9 @@ class T5DenseActDense(nn.Module):
         return self.wo(h.to(self.wo.weight.dtype))
 
 
-def relative_position_bucket(relative_position: Tensor, bidirectional: bool, num_buckets: int, max_distance: int) -> Tensor:
+def relative_position_bucket(
+    relative_position: Tensor, bidirectional: bool, num_buckets: int, max_distance: int
+) -> Tensor:
     """Map key-minus-query distances to buckets: exact for small distances, log-spaced up to
     `max_distance`, one bucket beyond. Bidirectional (encoder) splits the buckets by direction;
     causal (decoder) only sees the past."""
@@ -136,7 +138,9 @@ def relative_position_bucket(relative_position: Tensor, bidirectional: bool, num
     is_small = distance < max_exact
     # The same float ops as the reference, so the bucket boundaries are identical.
     large = max_exact + (
-        torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact) * (num_buckets - max_exact)
+        torch.log(distance.float() / max_exact)
+        / math.log(max_distance / max_exact)
+        * (num_buckets - max_exact)
     ).to(torch.long)
     large = torch.min(large, torch.full_like(large, num_buckets - 1))
     return buckets + torch.where(is_small, distance, large)
@@ -145,7 +149,9 @@ def relative_position_bucket(relative_position: Tensor, bidirectional: bool, num
 class T5Attention(nn.Module):
     """Unscaled multi-head attention; the position bias arrives inside the additive mask."""
 
-    def __init__(self, config: T5Config, is_decoder: bool, has_relative_attention_bias: bool, layer_idx: int = 0):
+    def __init__(
+        self, config: T5Config, is_decoder: bool, has_relative_attention_bias: bool, layer_idx: int = 0
+    ):
         super().__init__()
         self.is_decoder = is_decoder
         self.n_heads, self.d_kv = config.num_heads, config.d_kv
@@ -178,6 +184,7 @@ class T5Attention(nn.Module):
         bias: Tensor | None = None,
         cache: DynamicCache | None = None,
         output_attentions: bool = False,
+        source_rows: tuple[Tensor, Tensor] | None = None,  # repeated_rows(key_value_states)
     ) -> tuple[Tensor, Tensor | None]:
         b, t, _ = hidden_states.shape
         q = self._heads(self.q(hidden_states))
@@ -185,7 +192,13 @@ class T5Attention(nn.Module):
             k, v = cache.layer(self.layer_idx)  # cross-attention K/V: computed on the first step only
         else:
             source = hidden_states if key_value_states is None else key_value_states
-            k, v = self._heads(self.k(source)), self._heads(self.v(source))
+            if source_rows is not None:  # one projection per distinct encoder row, copied to its beams
+                firsts, runs = source_rows
+                source = source.index_select(0, firsts)
+                k = self._heads(self.k(source)).index_select(0, runs)
+                v = self._heads(self.v(source)).index_select(0, runs)
+            else:
+                k, v = self._heads(self.k(source)), self._heads(self.v(source))
             if cache is not None:
                 k, v = cache.update(self.layer_idx, k, v)
         # The explicit-softmax path (need_weights=True) performs the reference's exact operations (it runs
@@ -236,6 +249,7 @@ class T5Block(nn.Module):
         cross_bias: Tensor | None,
         cache: EncoderDecoderCache | None,
         output_attentions: bool = False,
+        cross_rows: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         sa = self.layer[0]
         h, self_w = sa["SelfAttention"](
@@ -254,6 +268,7 @@ class T5Block(nn.Module):
                 bias=cross_bias,
                 cache=cache.cross_attention_cache if cache is not None else None,
                 output_attentions=output_attentions,
+                source_rows=cross_rows,
             )
             x = _clamp_fp16(x + self.dropout(h))
         ff = self.layer[-1]
@@ -294,7 +309,9 @@ class T5Stack(nn.Module):
         cache_position: Tensor | None = None,
     ) -> BaseModelOutput | BaseModelOutputWithPastAndCrossAttentions:
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
         prefix = "decoder_" if self.is_decoder else ""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError(f"Pass exactly one of {prefix}input_ids and {prefix}inputs_embeds.")
@@ -321,10 +338,13 @@ class T5Stack(nn.Module):
         if self.is_decoder:
             self_bias = self_bias + causal_mask(attention_mask, q_len, past_len, dtype, device)
         elif attention_mask is not None and not bool(attention_mask.all()):
-            self_bias = self_bias + (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+            self_bias = (
+                self_bias + (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+            )
         cross_bias = None
         if self.is_decoder and encoder_hidden_states is not None and encoder_attention_mask is not None:
             cross_bias = padding_mask(encoder_attention_mask, dtype, tgt_len=1)
+        cross_rows = first_cross_fill(cache, encoder_hidden_states) if self.is_decoder else None
 
         hidden_states: tuple[Tensor, ...] | None = () if output_hidden else None
         self_attns: tuple[Tensor, ...] | None = () if output_attentions else None
@@ -334,7 +354,15 @@ class T5Stack(nn.Module):
             if output_hidden:
                 hidden_states += (x,)
             x, self_w, cross_w = _run_layer(
-                self, block, x, self_bias, encoder_hidden_states, cross_bias, cache, output_attentions
+                self,
+                block,
+                x,
+                self_bias,
+                encoder_hidden_states,
+                cross_bias,
+                cache,
+                output_attentions,
+                cross_rows,
             )
             if output_attentions:
                 self_attns += (self_w,)
@@ -347,7 +375,7 @@ class T5Stack(nn.Module):
             return BaseModelOutput(last_hidden_state=x, hidden_states=hidden_states, attentions=self_attns)
         return BaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=x,
-            past_key_values=cache if use_cache else None,
+            past_key_values=cache,
             hidden_states=hidden_states,
             attentions=self_attns,
             cross_attentions=cross_attns,
@@ -361,7 +389,9 @@ class T5PreTrainedModel(PreTrainedModel):
     config_class = T5Config
     base_model_prefix = "transformer"
     # Old checkpoints carry an unused bias table in the first cross-attention layer.
-    _keys_to_ignore_on_load_unexpected = [r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"]
+    _keys_to_ignore_on_load_unexpected = [
+        r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"
+    ]
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.shared
@@ -403,7 +433,9 @@ class T5PreTrainedModel(PreTrainedModel):
         elif isinstance(module, (nn.Linear, nn.Embedding)):  # a head or table on its own (lm_head, shared)
             nn.init.normal_(module.weight, std=f)
 
-    def _load_checkpoint(self, state_dict: dict[str, Tensor], dtype: torch.dtype, device: torch.device, ignore: bool):
+    def _load_checkpoint(
+        self, state_dict: dict[str, Tensor], dtype: torch.dtype, device: torch.device, ignore: bool
+    ):
         info = super()._load_checkpoint(state_dict, dtype, device, ignore)
         if dtype == torch.float16:
             # As the reference: the feed-forward output projections stay float32 in fp16 models

@@ -8,6 +8,7 @@ from the encoder output.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -22,6 +23,7 @@ class DynamicCache:
         self.keys: list[Tensor] = []
         self.values: list[Tensor] = []
         self.lengths: list[int] = []
+        self._spare: dict[tuple[str, int], Tensor] = {}  # reorder_cache's second buffers
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -61,13 +63,31 @@ class DynamicCache:
         return self.keys[layer_idx][:, :, :n], self.values[layer_idx][:, :, :n]
 
     def reorder_cache(self, beam_idx: Tensor) -> None:
-        """Select batch rows (beam search keeps the best beams; finished rows are dropped)."""
+        """Beam search: row r continues from row beam_idx[r] (same batch size).
+
+        The rows are gathered into a spare buffer kept from the previous step, which then swaps
+        with the current one: allocating fresh (B, H, capacity, D) buffers every step costs
+        several times more than the copy itself.
+        """
+        spare = self._spare
         for i in range(len(self.keys)):
             idx = beam_idx.to(self.keys[i].device)
+            for store, name in ((self.keys, "k"), (self.values, "v")):
+                src, out = store[i], spare.get((name, i))
+                if idx.shape[0] != src.shape[0]:
+                    store[i] = src.index_select(0, idx)
+                    continue
+                if out is None or (out.shape, out.dtype, out.device) != (src.shape, src.dtype, src.device):
+                    out = torch.empty_like(src)
+                store[i], spare[(name, i)] = torch.index_select(src, 0, idx, out=out), src
+
+    def batch_select_indices(self, indices: Tensor) -> None:
+        """Keep only the rows `indices` (finished rows leave the batch)."""
+        self._spare.clear()
+        for i in range(len(self.keys)):
+            idx = indices.to(self.keys[i].device)
             self.keys[i] = self.keys[i].index_select(0, idx)
             self.values[i] = self.values[i].index_select(0, idx)
-
-    batch_select_indices = reorder_cache
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         for i in range(len(self.keys)):
@@ -99,9 +119,19 @@ class DynamicCache:
 class EncoderDecoderCache:
     """Self-attention cache (grows every step) + cross-attention cache (computed once from the encoder)."""
 
-    def __init__(self, self_attention_cache: DynamicCache | None = None, cross_attention_cache: DynamicCache | None = None):
-        self.self_attention_cache = self_attention_cache or DynamicCache()
-        self.cross_attention_cache = cross_attention_cache or DynamicCache()
+    def __init__(
+        self,
+        self_attention_cache: DynamicCache | None = None,
+        cross_attention_cache: DynamicCache | None = None,
+    ):
+        # (`is None`, not `or`: an empty cache is falsy, and a caller's chunk size must be kept)
+        self.self_attention_cache = DynamicCache() if self_attention_cache is None else self_attention_cache
+        cross = cross_attention_cache
+        self.cross_attention_cache = DynamicCache() if cross is None else cross
+        # Set by a model that filled the cross-attention cache from an encoder output whose rows repeat
+        # (beam search: one copy per beam): row r holds the same keys/values as every row of its group
+        # cross_row_groups[r]. A reorder that keeps every row in its group then changes nothing.
+        self.cross_row_groups: Tensor | None = None
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.self_attention_cache.get_seq_length(layer_idx)
@@ -111,9 +141,21 @@ class EncoderDecoderCache:
 
     def reorder_cache(self, beam_idx: Tensor) -> None:
         self.self_attention_cache.reorder_cache(beam_idx)
+        groups = self.cross_row_groups
+        if groups is not None and groups.shape[0] == beam_idx.shape[0]:
+            idx = beam_idx.to(groups.device)
+            if torch.equal(groups.index_select(0, idx), groups):
+                return  # beams moved within their own input: the cross-attention rows are already right
         self.cross_attention_cache.reorder_cache(beam_idx)
+        if groups is not None:
+            self.cross_row_groups = groups.index_select(0, beam_idx.to(groups.device))
 
-    batch_select_indices = reorder_cache
+    def batch_select_indices(self, indices: Tensor) -> None:
+        self.self_attention_cache.batch_select_indices(indices)
+        self.cross_attention_cache.batch_select_indices(indices)
+        if self.cross_row_groups is not None:
+            groups = self.cross_row_groups
+            self.cross_row_groups = groups.index_select(0, indices.to(groups.device))
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         self.self_attention_cache.batch_repeat_interleave(repeats)

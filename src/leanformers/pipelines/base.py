@@ -267,7 +267,7 @@ class Pipeline:
     def max_length(self) -> int:
         """The most tokens one row may have: the tokenizer's `model_max_length`, capped by the
         model's position table (so a tokenizer that claims more than the model holds never crashes it)."""
-        limit = getattr(self.tokenizer, "model_max_length", None) or _NO_LIMIT
+        limit = self._tokenizer_limit()
         config = getattr(self.model, "config", None)
         positions = getattr(config, "max_position_embeddings", None)
         if isinstance(positions, int) and positions > 0:
@@ -291,18 +291,28 @@ class Pipeline:
     def _tokenize_fitting(self, *args: Any, **tokenizer_kwargs: Any) -> Any:
         """Tokenize to tensors; when the caller did not choose a truncation and the text is longer
         than the model can read, truncate to `max_length` (with a warning) instead of crashing."""
+        truncate = tokenizer_kwargs.get("truncation") not in (None, False, "do_not_truncate")
+        if truncate and "max_length" not in tokenizer_kwargs and self.max_length < self._tokenizer_limit():
+            tokenizer_kwargs = {
+                **tokenizer_kwargs,
+                "max_length": self.max_length,
+            }  # the model's limit is lower
         encoded = self.tokenizer(*args, return_tensors="pt", **tokenizer_kwargs)
-        chosen = tokenizer_kwargs.get("truncation") not in (None, False) or "max_length" in tokenizer_kwargs
-        if not chosen and encoded[self.length_key].shape[-1] > self.max_length:
-            logger.warning(
-                "An input of %d tokens is longer than the %d the model reads; it is truncated. Pass "
-                "truncation=True to silence this, or split the text.",
-                encoded[self.length_key].shape[-1],
-                self.max_length,
-            )
-            tokenizer_kwargs = {**tokenizer_kwargs, "truncation": True, "max_length": self.max_length}
-            encoded = self.tokenizer(*args, return_tensors="pt", **tokenizer_kwargs)
+        if not truncate and "max_length" not in tokenizer_kwargs:
+            length = encoded[self.length_key].shape[-1]
+            if length > self.max_length:
+                logger.warning(
+                    "An input of %d tokens is longer than the %d the model reads; it is truncated. Pass "
+                    "truncation=True to silence this, or split the text.",
+                    length,
+                    self.max_length,
+                )
+                tokenizer_kwargs = {**tokenizer_kwargs, "truncation": True, "max_length": self.max_length}
+                encoded = self.tokenizer(*args, return_tensors="pt", **tokenizer_kwargs)
         return encoded
+
+    def _tokenizer_limit(self) -> int:
+        return int(min(getattr(self.tokenizer, "model_max_length", None) or _NO_LIMIT, _NO_LIMIT))
 
     def _require_text(self, value: Any, what: str = "input") -> str:
         if not isinstance(value, str):

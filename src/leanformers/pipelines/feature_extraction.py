@@ -3,6 +3,10 @@
 The result for one text is a nested list `[1][tokens][hidden]` (as the reference), or the tensor
 itself with `return_tensors=True`. Pool it yourself for sentence embeddings (see
 examples/sentence_similarity.py).
+
+One deliberate difference from the reference: with batch_size > 1 the reference returns each text's
+vectors padded to the longest text of its batch (pad-token vectors included); here every text
+gets exactly its own tokens, whatever the batch size.
 """
 
 from __future__ import annotations

@@ -58,11 +58,16 @@ class Text2TextGenerationPipeline(Pipeline):
         """Pipeline defaults < the model's generation config < pipeline arguments < task_specific_params."""
         from ..generation.decoding import _prepare_config
 
-        config, unused = _prepare_config(self.model, GenerationConfig(**DEFAULT_GENERATION), True, generation_kwargs)
+        config, unused = _prepare_config(
+            self.model, GenerationConfig(**DEFAULT_GENERATION), True, generation_kwargs
+        )
         if unused:
             raise TypeError(f"{type(self).__name__} got unexpected arguments: {', '.join(sorted(unused))}.")
         # A model that sets max_length (not max_new_tokens) keeps its own length, as in the reference.
-        if config.max_new_tokens == DEFAULT_GENERATION["max_new_tokens"] and config.max_length not in (None, 20):
+        if config.max_new_tokens == DEFAULT_GENERATION["max_new_tokens"] and config.max_length not in (
+            None,
+            20,
+        ):
             config.max_new_tokens = None
         model_config = self.model.config
         self.prefix = getattr(model_config, "prefix", None)
@@ -169,7 +174,9 @@ class Text2TextGenerationPipeline(Pipeline):
                 records.append({f"{self.return_name}_token_ids": output_ids})
             else:
                 text = self.tokenizer.decode(
-                    output_ids, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+                    output_ids,
+                    skip_special_tokens=True,
+                    clean_up_tokenization_spaces=clean_up_tokenization_spaces,
                 )
                 records.append({f"{self.return_name}_text": text})
         return records
@@ -185,7 +192,9 @@ class SummarizationPipeline(Text2TextGenerationPipeline):
 
     def check_inputs(self, input_length: int, min_length: int, max_length: int) -> None:
         if max_length is not None and min_length is not None and max_length < min_length:
-            logger.warning(f"Your min_length={min_length} must be inferior than your max_length={max_length}.")
+            logger.warning(
+                f"Your min_length={min_length} must be inferior than your max_length={max_length}."
+            )
         if max_length is not None and input_length < max_length:
             logger.warning(
                 f"Your max_length is set to {max_length}, but your input_length is only {input_length}. Since this is "
@@ -240,7 +249,12 @@ class TranslationPipeline(Text2TextGenerationPipeline):
             )
 
     def preprocess(
-        self, inputs: Any, truncation: Any = None, src_lang: str | None = None, tgt_lang: str | None = None, **_: Any
+        self,
+        inputs: Any,
+        truncation: Any = None,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        **_: Any,
     ) -> dict[str, Any]:
         text = self._require_text(inputs)
         codes = getattr(self.tokenizer, "supported_language_codes", None) or []
@@ -261,7 +275,10 @@ class TranslationPipeline(Text2TextGenerationPipeline):
         src = getattr(self.tokenizer, "source_lang", None)
         tgt = getattr(self.tokenizer, "target_lang", None)
         if src is None or tgt is None:
-            names = [getattr(self.model.config, "name_or_path", ""), getattr(self.tokenizer, "name_or_path", "")]
+            names = [
+                getattr(self.model.config, "name_or_path", ""),
+                getattr(self.tokenizer, "name_or_path", ""),
+            ]
             for name in names:
                 match = _OPUS_NAME.search(str(name).rstrip("/").split("/")[-1])
                 if match:

@@ -118,7 +118,7 @@ class TokenClassificationPipeline(ChunkPipeline):
             tokenizer_params["is_split_into_words"] = True
         else:
             to_tokenize = self._require_text(sentence, "text (an untokenized string)")
-        if self.max_length < (getattr(self.tokenizer, "model_max_length", None) or 0):
+        if self.max_length < self._tokenizer_limit():
             tokenizer_params.setdefault(
                 "max_length", self.max_length
             )  # the model reads less than the tokenizer claims

@@ -101,7 +101,7 @@ class ZeroShotClassificationPipeline(ChunkPipeline):
             )
             self.tokenizer.pad_token = self.tokenizer.eos_token
         kwargs: dict[str, Any] = {"return_tensors": "pt", "padding": True}
-        if self.max_length < (getattr(self.tokenizer, "model_max_length", None) or 0):
+        if self.max_length < self._tokenizer_limit():
             kwargs["max_length"] = self.max_length
         try:
             return dict(self.tokenizer(pair, truncation="only_first", **kwargs))

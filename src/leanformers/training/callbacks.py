@@ -63,24 +63,13 @@ class TrainerState:
 
 @dataclass
 class TrainerControl:
-    """Flags callbacks set to steer the loop; the Trainer resets each one once it has acted on it."""
+    """Flags callbacks set to steer the loop; the Trainer clears each one once it has acted on it."""
 
     should_training_stop: bool = False
     should_epoch_stop: bool = False
     should_save: bool = False
     should_evaluate: bool = False
     should_log: bool = False
-
-    def _new_training(self) -> None:
-        self.should_training_stop = False
-
-    def _new_epoch(self) -> None:
-        self.should_epoch_stop = False
-
-    def _new_step(self) -> None:
-        self.should_save = False
-        self.should_evaluate = False
-        self.should_log = False
 
 
 class TrainerCallback:

@@ -70,22 +70,21 @@ class Seq2SeqTrainer(Trainer):
                 with self.autocast():
                     outputs = unwrapped(**inputs)
                 loss = (outputs["loss"] if hasattr(outputs, "keys") else outputs[0]).detach().mean()
-        target = self._target_length(unwrapped, gen_kwargs)
-        if target is not None and generated.shape[-1] < target:
-            generated = self._pad_to(generated, target)
+        # As the reference: pad to the model's generation_config length so batches concatenate.
+        config = getattr(unwrapped, "generation_config", None)
         labels = inputs["labels"] if has_labels else None
-        if labels is not None and target is not None and labels.shape[-1] < target:
-            labels = self._pad_to(labels, target)
+        generated, labels = (self._pad_to_generation_length(t, config) for t in (generated, labels))
         return loss, generated, labels
 
-    @staticmethod
-    def _target_length(model, gen_kwargs: dict[str, Any]) -> int | None:
-        if gen_kwargs.get("max_new_tokens") is not None:
-            return gen_kwargs["max_new_tokens"] + 1
-        if gen_kwargs.get("max_length") is not None:
-            return gen_kwargs["max_length"]
-        config = getattr(model, "generation_config", None)
-        return getattr(config, "max_length", None)
+    def _pad_to_generation_length(self, tensor: torch.Tensor | None, config: Any) -> torch.Tensor | None:
+        if tensor is None or config is None:
+            return tensor
+        max_length, max_new = getattr(config, "max_length", None), getattr(config, "max_new_tokens", None)
+        if max_length is not None and tensor.shape[-1] < max_length:
+            return self._pad_to(tensor, max_length)
+        if max_new is not None and tensor.shape[-1] < max_new + 1:
+            return self._pad_to(tensor, max_new + 1)
+        return tensor
 
     def _pad_to(self, tensor: torch.Tensor, length: int) -> torch.Tensor:
         pad_id = getattr(self.processing_class, "pad_token_id", None)

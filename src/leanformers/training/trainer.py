@@ -124,6 +124,11 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
         self.data_collator = data_collator or default_data_collator
         self.train_dataset = train_dataset
         self.eval_dataset = eval_dataset
+        if self.args.eval_strategy != "no" and eval_dataset is None:
+            raise ValueError(
+                f"eval_strategy={self.args.eval_strategy!r} evaluates during training, but no eval_dataset was given. "
+                "Pass eval_dataset= to Trainer, or set eval_strategy='no'."
+            )
         self.compute_loss_func = compute_loss_func
         self.compute_metrics = compute_metrics
         self.preprocess_logits_for_metrics = preprocess_logits_for_metrics
@@ -401,7 +406,7 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
         self._tr_loss = torch.zeros((), device=args.device)
         self._total_loss = 0.0
         self._last_logged_step = self.state.global_step
-        self._grad_norm: float | None = None
+        self._grad_norm: torch.Tensor | None = None
         self._learning_rate: float | None = None
         self._labels_checked = False
         model.zero_grad(set_to_none=True)
@@ -420,9 +425,7 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
             if rng is not None:  # after the iterator exists, right before the first resumed step
                 ckpt.set_rng_state(rng)
                 rng = None
-            self._train_epoch(
-                model, iterator, epoch, sampler.skip, batches_per_epoch, ignore_keys_for_eval, start_time
-            )
+            self._train_epoch(model, iterator, epoch, sampler.skip, batches_per_epoch, ignore_keys_for_eval)
             self.control = self._event("on_epoch_end")
             self._maybe_log_save_evaluate(model, ignore_keys_for_eval)
             if self.control.should_training_stop:
@@ -450,8 +453,9 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
         return TrainOutput(self.state.global_step, train_loss, metrics)
 
     def _train_epoch(
-        self, model, iterator, epoch: int, skipped: int, steps_in_epoch: int, ignore_keys, start_time
+        self, model, iterator, epoch: int, skipped: int, steps_in_epoch: int, ignore_keys
     ) -> None:
+        """The rest of one epoch: groups of `gradient_accumulation_steps` batches, one optimizer step each."""
         args = self.args
         ga = args.gradient_accumulation_steps
         step = skipped - 1  # index of the last batch processed in this epoch
@@ -494,7 +498,8 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         if args.max_grad_norm is not None and args.max_grad_norm > 0:
-            self._grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm))
+            # kept as a tensor: converting it here would wait for the GPU at every step
+            self._grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
         self.control = self._event("on_pre_optimizer_step")
         skipped = False
         if self.scaler is not None:
@@ -660,7 +665,7 @@ class Trainer(EvaluationMixin, CheckpointingMixin):
             self._tr_loss.zero_()
             logs: dict[str, float] = {"loss": loss / (self.state.global_step - self._last_logged_step)}
             if self._grad_norm is not None:
-                logs["grad_norm"] = self._grad_norm
+                logs["grad_norm"] = float(self._grad_norm)
             logs["learning_rate"] = (
                 self._learning_rate if self._learning_rate is not None else self._get_learning_rate()
             )
