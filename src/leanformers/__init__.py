@@ -67,6 +67,7 @@ _EXPORTS: dict[str, str] = {
     "BartForConditionalGeneration": "models.bart",
     "BartForSequenceClassification": "models.bart",
     "MarianConfig": "models.marian",
+    "MarianModel": "models.marian",
     "MarianMTModel": "models.marian",
     "T5Config": "models.t5",
     "T5Model": "models.t5",
@@ -75,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     # tokenizers
     "AutoTokenizer": "tokenization",
     "PreTrainedTokenizerFast": "tokenization",
+    "MarianTokenizer": "tokenization_marian",
     "PreTrainedTokenizerBase": "tokenization",
     "BatchEncoding": "tokenization",
     "AddedToken": "tokenization",

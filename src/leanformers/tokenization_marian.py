@@ -10,6 +10,11 @@ entries the SentencePiece model cannot produce are made unreachable. Hub checkpo
 
 Decoding follows the reference's `convert_tokens_to_string` in Python (pieces joined, `▁` -> space,
 special tokens kept inline unless skipped, stripped).
+
+One known difference: a run of characters the SentencePiece model does not know becomes `<unk>`
+here, while the reference looks the run's text up in `vocab.json` (where a character of the *other*
+language's model may exist). Source text in the source language and targets in the target language
+(what both models were trained on) tokenize identically.
 """
 
 from __future__ import annotations
