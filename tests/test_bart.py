@@ -7,15 +7,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from leanformers import AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification  # noqa: E402
-from leanformers.models.bart import (  # noqa: E402
-    BartConfig,
-    BartForConditionalGeneration,
-    BartForSequenceClassification,
-    BartModel,
-    shift_tokens_right,
-)
-from seq2seq_checks import (  # noqa: E402
+from _seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
     check_incremental_decoding,
@@ -23,6 +15,14 @@ from seq2seq_checks import (  # noqa: E402
     decoder_batch,
     perturb,
     right_padded,
+)
+from leanformers import AutoModel, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification  # noqa: E402
+from leanformers.models.bart import (  # noqa: E402
+    BartConfig,
+    BartForConditionalGeneration,
+    BartForSequenceClassification,
+    BartModel,
+    shift_tokens_right,
 )
 
 TINY = dict(
@@ -209,7 +209,7 @@ def test_cache_reorders_copy_into_spare_buffers_and_skip_equal_cross_rows():
 
     g = torch.Generator().manual_seed(0)
     cache, expected = DynamicCache(chunk=4), []
-    for step in range(6):
+    for _ in range(6):
         k, v = torch.randn(6, 2, 1, 3, generator=g), torch.randn(6, 2, 1, 3, generator=g)
         cache.update(0, k, v)
         expected.append((k, v))

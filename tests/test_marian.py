@@ -7,9 +7,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
-from leanformers.models.marian import MarianConfig, MarianModel, MarianMTModel, sinusoidal_table  # noqa: E402
-from seq2seq_checks import (  # noqa: E402
+from _seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
     check_incremental_decoding,
@@ -18,6 +16,8 @@ from seq2seq_checks import (  # noqa: E402
     perturb,
     right_padded,
 )
+from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
+from leanformers.models.marian import MarianConfig, MarianModel, MarianMTModel, sinusoidal_table  # noqa: E402
 
 PAD, EOS = 98, 0
 TINY = dict(

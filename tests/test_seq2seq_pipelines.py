@@ -131,19 +131,16 @@ T5_TASKS = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["v1.0", "v1.1"])
-def t5_path(tmp_path_factory, request):
-    path = tmp_path_factory.mktemp("t5") / f"tiny-t5-{request.param}"
+@pytest.fixture(scope="module")
+def t5_path(tmp_path_factory):
+    """A T5 v1.1 (flan-t5 style: gated-GELU, untied head) checkpoint; test_t5.py covers v1.0's generate."""
+    path = tmp_path_factory.mktemp("t5") / "tiny-t5"
     path.mkdir()
     (path / "spiece.model").write_bytes(train_spm(EN + FR, pad_id=0, eos_id=1, unk_id=2, bos_id=-1))
     tok = transformers.T5TokenizerFast(vocab_file=str(path / "spiece.model"), extra_ids=4)
     tok.save_pretrained(path)
     torch.manual_seed(0)
-    version = (
-        dict(feed_forward_proj="relu")
-        if request.param == "v1.0"
-        else dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False)
-    )
+    version = dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False)
     config = transformers.T5Config(
         vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, decoder_start_token_id=0,
         task_specific_params=T5_TASKS, **version,

@@ -8,15 +8,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
-from leanformers.models.t5 import (  # noqa: E402
-    T5Config,
-    T5EncoderModel,
-    T5ForConditionalGeneration,
-    T5Model,
-    relative_position_bucket,
-)
-from seq2seq_checks import (  # noqa: E402
+from _seq2seq_checks import (  # noqa: E402
     assert_outputs_match,
     check_generate,
     check_incremental_decoding,
@@ -24,6 +16,14 @@ from seq2seq_checks import (  # noqa: E402
     decoder_batch,
     perturb,
     right_padded,
+)
+from leanformers import AutoModel, AutoModelForSeq2SeqLM  # noqa: E402
+from leanformers.models.t5 import (  # noqa: E402
+    T5Config,
+    T5EncoderModel,
+    T5ForConditionalGeneration,
+    T5Model,
+    relative_position_bucket,
 )
 
 PAD, EOS = 0, 1
