@@ -220,8 +220,11 @@ class ProgressCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and self.training_bar is not None and logs:
+            # 4 significant digits: a learning rate of 4.2e-05 must not print as 0.0
             shown = {
-                k: (round(v, 4) if isinstance(v, float) else v) for k, v in logs.items() if k != "total_flos"
+                k: (float(f"{v:.4g}") if isinstance(v, float) else v)
+                for k, v in logs.items()
+                if k != "total_flos"
             }
             self.training_bar.write(str(shown))
 
