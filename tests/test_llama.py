@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from _decoder_checks import decode_stepwise
+
 transformers = pytest.importorskip("transformers")
 
 from leanformers import AutoModelForCausalLM  # noqa: E402
@@ -119,20 +121,8 @@ def test_incremental_decoding_equals_full_forward(tmp_path, name):
         out = ours(ids, attention_mask=mask, position_ids=pos, use_cache=True)
         cache = out.past_key_values
         assert isinstance(cache, DynamicCache) and cache.get_seq_length() == ids.shape[1]
-        steps = [out.logits[:, -1]]
-        for i in range(new.shape[1]):
-            n = ids.shape[1] + i + 1
-            step = ours(
-                new[:, i : i + 1],
-                attention_mask=full_mask[:, :n],
-                position_ids=full_pos[:, n - 1 : n],
-                past_key_values=cache,
-                logits_to_keep=1,
-            )
-            cache = step.past_key_values
-            steps.append(step.logits[:, -1])
-    start = ids.shape[1] - 1
-    torch.testing.assert_close(torch.stack(steps, 1), full[:, start:], atol=1e-5, rtol=1e-5)
+        steps = decode_stepwise(ours, out, new, full_mask, full_pos)
+    torch.testing.assert_close(steps, full[:, ids.shape[1] - 1 :], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(full, ref_full, atol=1e-5, rtol=1e-5)
 
 

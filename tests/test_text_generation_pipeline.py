@@ -6,30 +6,13 @@ import pytest
 import torch
 import transformers
 
+from _pipeline_checkpoints import build_chat_gpt2
 from leanformers import pipeline
-
-TOKENIZER_FILES = "/work/shared/data/gpt2-tokenizer"
-# A ChatML template (the one SmolLM2 uses), so the GPT-2 tokenizer can hold a conversation.
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tiny-gpt2")
-    tok = transformers.GPT2TokenizerFast(
-        vocab_file=f"{TOKENIZER_FILES}/vocab.json", merges_file=f"{TOKENIZER_FILES}/merges.txt"
-    )
-    tok.chat_template = CHATML
-    tok.save_pretrained(path)
-    torch.manual_seed(0)
-    model = transformers.GPT2LMHeadModel(
-        transformers.GPT2Config(n_embd=32, n_layer=2, n_head=2, n_positions=128)
-    )
-    model.save_pretrained(path)
-    return str(path)
+    return build_chat_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), n_positions=128)
 
 
 @pytest.fixture(scope="module")

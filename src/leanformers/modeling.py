@@ -333,6 +333,16 @@ class PreTrainedModel(nn.Module):
 
         return generate(self, *args, **kwargs)
 
+    def _output_flags(
+        self, output_attentions: bool | None, output_hidden_states: bool | None
+    ) -> tuple[bool, bool]:
+        """This call's (output_attentions, output_hidden_states): the argument, else the config's value."""
+        config = self.config
+        return (
+            config.output_attentions if output_attentions is None else output_attentions,
+            config.output_hidden_states if output_hidden_states is None else output_hidden_states,
+        )
+
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
         """Recompute layer activations in the backward pass (less memory, more compute)."""
         for module in self.modules():

@@ -175,6 +175,14 @@ class GPT2TokenizerFast(PreTrainedTokenizerFast):
             )
 
 
+def _double_sep_inputs(
+    start: int, end: int, token_ids_0: list[int], token_ids_1: list[int] | None
+) -> list[int]:
+    """RoBERTa-style specials: `<s> A </s>`, or `<s> A </s> </s> B </s>` for a pair."""
+    output = [start] + token_ids_0 + [end]
+    return output if token_ids_1 is None else output + [end] + token_ids_1 + [end]
+
+
 class RobertaTokenizerFast(GPT2TokenizerFast):
     """RoBERTa: byte-level BPE with `<s> A </s></s> B </s>`."""
 
@@ -225,12 +233,7 @@ class RobertaTokenizerFast(GPT2TokenizerFast):
     def build_inputs_with_special_tokens(
         self, token_ids_0: list[int], token_ids_1: list[int] | None = None
     ) -> list[int]:
-        output = [self.bos_token_id] + token_ids_0 + [self.eos_token_id]
-        return (
-            output
-            if token_ids_1 is None
-            else output + [self.eos_token_id] + token_ids_1 + [self.eos_token_id]
-        )
+        return _double_sep_inputs(self.bos_token_id, self.eos_token_id, token_ids_0, token_ids_1)
 
     def create_token_type_ids_from_sequences(
         self, token_ids_0: list[int], token_ids_1: list[int] | None = None
@@ -493,12 +496,7 @@ class XLMRobertaTokenizerFast(_SentencePieceFamily):
     def build_inputs_with_special_tokens(
         self, token_ids_0: list[int], token_ids_1: list[int] | None = None
     ) -> list[int]:
-        output = [self.cls_token_id] + token_ids_0 + [self.sep_token_id]
-        return (
-            output
-            if token_ids_1 is None
-            else output + [self.sep_token_id] + token_ids_1 + [self.sep_token_id]
-        )
+        return _double_sep_inputs(self.cls_token_id, self.sep_token_id, token_ids_0, token_ids_1)
 
     def create_token_type_ids_from_sequences(
         self, token_ids_0: list[int], token_ids_1: list[int] | None = None

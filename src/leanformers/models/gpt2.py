@@ -18,9 +18,9 @@ from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
 from ..nn.activations import get_activation
 from ..nn.attention import attention, decoder_mask
-from ..nn.cache import DynamicCache, as_cache
+from ..nn.cache import DynamicCache
 from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from .llama import lm_output
+from .llama import decoder_cache, lm_output
 
 
 class GPT2Config(PretrainedConfig):
@@ -198,18 +198,11 @@ class GPT2Model(GPT2PreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
         config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        checkpointing = self.gradient_checkpointing and self.training
-        use_cache = (config.use_cache and not self.training) if use_cache is None else use_cache
-        use_cache = use_cache and not checkpointing
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         x = self.wte(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, C)
         b, t = x.shape[:2]
 
-        cache = as_cache(past_key_values) if (use_cache or past_key_values is not None) else None
-        past = cache.get_seq_length() if cache is not None else 0
+        cache, past, checkpointing = decoder_cache(self, past_key_values, use_cache)
         # Positions past the learned ones are an error; given ids are read back once per prompt, not
         # at every decoding step (left padding keeps them below past + t).
         if position_ids is None and cache_position is None:

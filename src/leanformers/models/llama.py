@@ -268,19 +268,11 @@ class LlamaModel(LlamaPreTrainedModel):
     ) -> BaseModelOutputWithPast:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        checkpointing = self.gradient_checkpointing and self.training
-        use_cache = (config.use_cache and not self.training) if use_cache is None else use_cache
-        use_cache = use_cache and not checkpointing
+        output_attentions, output_hidden_states = self._output_flags(output_attentions, output_hidden_states)
         x = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, C)
         b, t = x.shape[:2]
 
-        cache = as_cache(past_key_values) if (use_cache or past_key_values is not None) else None
-        past = cache.get_seq_length() if cache is not None else 0
+        cache, past, checkpointing = decoder_cache(self, past_key_values, use_cache)
         if position_ids is None:
             if cache_position is not None:
                 position_ids = cache_position[None]
@@ -367,6 +359,18 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
             cache_position=cache_position,
         )
         return lm_output(self.lm_head, out, labels, logits_to_keep, kwargs.get("num_items_in_batch"))
+
+
+def decoder_cache(
+    model: PreTrainedModel, past_key_values: Any, use_cache: bool | None
+) -> tuple[Any, int, bool]:
+    """(cache or None, cached length, checkpointing) for one decoder call. `use_cache=None` caches
+    only in eval mode (the config permitting); gradient checkpointing re-runs layers, so it never caches."""
+    checkpointing = model.gradient_checkpointing and model.training
+    use_cache = (model.config.use_cache and not model.training) if use_cache is None else use_cache
+    use_cache = use_cache and not checkpointing
+    cache = as_cache(past_key_values) if (use_cache or past_key_values is not None) else None
+    return cache, (cache.get_seq_length() if cache is not None else 0), checkpointing
 
 
 def lm_output(head: nn.Module, out, labels: Tensor | None, logits_to_keep: int | Tensor, num_items=None):
