@@ -94,7 +94,9 @@ def run(model, seqs, batch_size: int, pad: int, settings: dict) -> tuple[float, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--full", action="store_true", help="200 sentences in every setting, longer outputs")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
@@ -104,9 +106,15 @@ def main() -> None:
 
     # (task, model, input lengths, new tokens, sentences at batch 1, sentences at batch 16)
     if args.full:
-        plan = [("translation", "marian", (12, 40), 48, 200, 200), ("summarization", "bart", (200, 400), 64, 200, 200)]
+        plan = [
+            ("translation", "marian", (12, 40), 48, 200, 200),
+            ("summarization", "bart", (200, 400), 64, 200, 200),
+        ]
     else:
-        plan = [("translation", "marian", (12, 40), 24, 16, 64), ("summarization", "bart", (100, 200), 24, 4, 16)]
+        plan = [
+            ("translation", "marian", (12, 40), 24, 16, 64),
+            ("summarization", "bart", (100, 200), 24, 4, 16),
+        ]
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +123,9 @@ def main() -> None:
             cfg = ref.config
             seqs_all = inputs(max(n1, n16), lengths, cfg.vocab_size, cfg.pad_token_id, cfg.eos_token_id)
             for mode, beams in (("greedy", 1), ("beam 4", 4)):
-                settings = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=beams)
+                settings = dict(
+                    max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, num_beams=beams
+                )
                 for batch_size, n in ((1, n1), (16, n16)):
                     seqs = seqs_all[:n]
                     run(ours, seqs[:batch_size], batch_size, cfg.pad_token_id, settings)  # warm-up
@@ -123,7 +133,19 @@ def main() -> None:
                     w_ours, c_ours, out_ours = run(ours, seqs, batch_size, cfg.pad_token_id, settings)
                     w_ref, c_ref, out_ref = run(ref, seqs, batch_size, cfg.pad_token_id, settings)
                     same = out_ours == out_ref
-                    rows.append((task, mode, batch_size, n, n / w_ref, n / w_ours, w_ref / w_ours, c_ref / c_ours, same))
+                    rows.append(
+                        (
+                            task,
+                            mode,
+                            batch_size,
+                            n,
+                            n / w_ref,
+                            n / w_ours,
+                            w_ref / w_ours,
+                            c_ref / c_ours,
+                            same,
+                        )
+                    )
                     print(
                         f"{task:13s} {mode:6s} batch {batch_size:2d}: reference {n / w_ref:7.2f}/s  leanformers "
                         f"{n / w_ours:7.2f}/s  x{w_ref / w_ours:.2f} (CPU time x{c_ref / c_ours:.2f})  identical={same}",
@@ -133,11 +155,17 @@ def main() -> None:
             gc.collect()
 
     print()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, transformers {transformers.__version__}")
-    print("| task | decoding | batch | sentences | reference /s | leanformers /s | speed-up (wall) | (CPU) | same |")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, transformers {transformers.__version__}"
+    )
+    print(
+        "| task | decoding | batch | sentences | reference /s | leanformers /s | speed-up (wall) | (CPU) | same |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for task, mode, bs, n, r, o, x, xc, same in rows:
-        print(f"| {task} | {mode} | {bs} | {n} | {r:.2f} | {o:.2f} | {x:.2f}x | {xc:.2f}x | {'yes' if same else 'NO'} |")
+        print(
+            f"| {task} | {mode} | {bs} | {n} | {r:.2f} | {o:.2f} | {x:.2f}x | {xc:.2f}x | {'yes' if same else 'NO'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ class DynamicCache:
                     continue
                 if out is None or (out.shape, out.dtype, out.device) != (src.shape, src.dtype, src.device):
                     out = torch.empty_like(src)
-                store[i], spare[(name, i)] = torch.index_select(src, 0, idx, out=out), src
+                n = self.lengths[i]  # only the filled positions; the rest is written before it is read
+                torch.index_select(src[:, :, :n], 0, idx, out=out[:, :, :n])
+                store[i], spare[(name, i)] = out, src
 
     def batch_select_indices(self, indices: Tensor) -> None:
         """Keep only the rows `indices` (finished rows leave the batch)."""
