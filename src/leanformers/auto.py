@@ -94,16 +94,16 @@ def _unknown_model_type(model_type: str | None, mapping: dict[str, str], what: s
             "config.json has no 'model_type' key, so the architecture cannot be chosen. Add it "
             f"(one of: {', '.join(CONFIG_MAPPING)})."
         )
-    return ValueError(
-        f"{what} does not support model_type {model_type!r}. Supported: {', '.join(mapping)}."
-    )
+    return ValueError(f"{what} does not support model_type {model_type!r}. Supported: {', '.join(mapping)}.")
 
 
 class AutoConfig:
     """`AutoConfig.from_pretrained(name)` returns the config class that `model_type` names."""
 
     def __init__(self) -> None:
-        raise OSError("AutoConfig is instantiated with AutoConfig.from_pretrained(name) or AutoConfig.for_model(type).")
+        raise OSError(
+            "AutoConfig is instantiated with AutoConfig.from_pretrained(name) or AutoConfig.for_model(type)."
+        )
 
     @staticmethod
     def for_model(model_type: str, **kwargs: Any) -> PretrainedConfig:
@@ -138,7 +138,9 @@ class _AutoModel:
     _mapping: dict[str, str] = {}
 
     def __init__(self) -> None:
-        raise OSError(f"{type(self).__name__} is instantiated with .from_pretrained(name) or .from_config(config).")
+        raise OSError(
+            f"{type(self).__name__} is instantiated with .from_pretrained(name) or .from_config(config)."
+        )
 
     @classmethod
     def _class_for(cls, config: PretrainedConfig) -> type:
@@ -157,10 +159,23 @@ class _AutoModel:
         """Load the architecture that the checkpoint's config names, with this class's head."""
         config = kwargs.pop("config", None)
         if config is None:
-            config_kwargs = {k: kwargs[k] for k in ("cache_dir", "revision", "token", "local_files_only",
-                                                    "force_download", "subfolder", "gguf_file") if k in kwargs}
+            config_kwargs = {
+                k: kwargs[k]
+                for k in (
+                    "cache_dir",
+                    "revision",
+                    "token",
+                    "local_files_only",
+                    "force_download",
+                    "subfolder",
+                    "gguf_file",
+                )
+                if k in kwargs
+            }
             config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **config_kwargs)
-        return cls._class_for(config).from_pretrained(pretrained_model_name_or_path, *args, config=config, **kwargs)
+        return cls._class_for(config).from_pretrained(
+            pretrained_model_name_or_path, *args, config=config, **kwargs
+        )
 
     @classmethod
     def supported_model_types(cls) -> list[str]:

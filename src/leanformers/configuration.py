@@ -244,7 +244,15 @@ class PretrainedConfig:
             setattr(self, key, value)
 
 
-HUB_KWARGS = ("cache_dir", "revision", "token", "local_files_only", "force_download", "subfolder", "use_auth_token")
+HUB_KWARGS = (
+    "cache_dir",
+    "revision",
+    "token",
+    "local_files_only",
+    "force_download",
+    "subfolder",
+    "use_auth_token",
+)
 
 
 def pop_hub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -263,4 +271,6 @@ def load_json(path: str) -> dict[str, Any]:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}). Re-download or re-save the checkpoint.") from e
+
+
 PreTrainedConfig = PretrainedConfig  # the 5.x spelling

@@ -69,13 +69,23 @@ def resolve_file(
             )
         return None
     return _hub_download(
-        path_or_repo, filename, cache_dir, revision, token, local_files_only, force_download, subfolder or None, required
+        path_or_repo,
+        filename,
+        cache_dir,
+        revision,
+        token,
+        local_files_only,
+        force_download,
+        subfolder or None,
+        required,
     )
 
 
-def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_only, force_download, subfolder, required):
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+def _hub_download(
+    repo_id, filename, cache_dir, revision, token, local_files_only, force_download, subfolder, required
+):
     from huggingface_hub import errors as hf_errors
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     _check_repo_id(repo_id)
     cache = hub_cache_dir(cache_dir)
@@ -108,7 +118,9 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
         # wait for the network again in this process.
         if endpoint not in _HUB_UNREACHABLE:
             _HUB_UNREACHABLE.add(endpoint)
-            logger.warning("The Hub (%s) cannot be reached; using the local cache only from now on.", endpoint)
+            logger.warning(
+                "The Hub (%s) cannot be reached; using the local cache only from now on.", endpoint
+            )
         cached = try_to_load_from_cache(repo_id, full_name, cache_dir=cache, revision=revision)
         if isinstance(cached, str):
             return cached
@@ -120,7 +132,9 @@ def _hub_download(repo_id, filename, cache_dir, revision, token, local_files_onl
             return None
         raise HubError(f"{repo_id} has no file {full_name} (revision {revision or 'main'}).") from None
     except hf_errors.RevisionNotFoundError:
-        raise HubError(f"{repo_id} has no revision {revision!r}. Check the branch, tag or commit name.") from None
+        raise HubError(
+            f"{repo_id} has no revision {revision!r}. Check the branch, tag or commit name."
+        ) from None
     except hf_errors.RepositoryNotFoundError:
         raise HubError(
             f"{repo_id!r} is neither a local folder nor a repository on the Hub. "
@@ -154,7 +168,11 @@ def _repo_in_cache(repo_id: str, cache: str) -> bool:
 
 
 def _offline_message(repo_id: str, filename: str, cache: str, network: bool = False) -> str:
-    why = "the Hub could not be reached" if network else "offline mode is on (HF_HUB_OFFLINE=1 or local_files_only=True)"
+    why = (
+        "the Hub could not be reached"
+        if network
+        else "offline mode is on (HF_HUB_OFFLINE=1 or local_files_only=True)"
+    )
     return (
         f"Cannot find {filename} of {repo_id!r}: {why} and it is not in the cache {cache}. "
         f"Download it once with network access, or copy a local folder into the cache with "
@@ -164,7 +182,9 @@ def _offline_message(repo_id: str, filename: str, cache: str, network: bool = Fa
 
 def _check_repo_id(repo_id: str) -> None:
     parts = repo_id.split("/")
-    looks_like_path = repo_id.startswith((".", "/", "~")) or len(parts) > 2 or os.sep in repo_id.replace("/", "")
+    looks_like_path = (
+        repo_id.startswith((".", "/", "~")) or len(parts) > 2 or os.sep in repo_id.replace("/", "")
+    )
     if looks_like_path or not all(parts):
         raise HubError(
             f"{repo_id!r} is not an existing folder, and not a valid Hub repo id (ORG/NAME). "
@@ -176,8 +196,9 @@ def file_exists(path_or_repo: str | os.PathLike, filename: str, **hub_kwargs: An
     return resolve_file(path_or_repo, filename, required=False, **hub_kwargs) is not None
 
 
-def import_folder_to_cache(folder: str | os.PathLike, repo_id: str, cache_dir: str | None = None,
-                           revision: str = "main") -> str:
+def import_folder_to_cache(
+    folder: str | os.PathLike, repo_id: str, cache_dir: str | None = None, revision: str = "main"
+) -> str:
     """Put a local model folder into the Hub cache layout so `from_pretrained(repo_id)` works offline.
 
     Files become content-addressed blobs (`blobs/<sha256>`), linked from `snapshots/<commit>/` with
@@ -199,7 +220,9 @@ def import_folder_to_cache(folder: str | os.PathLike, repo_id: str, cache_dir: s
         os.path.relpath(os.path.join(root, name), folder)
         for root, dirs, names in os.walk(folder)
         for name in names
-        if not any(part.startswith(".") for part in os.path.relpath(os.path.join(root, name), folder).split(os.sep))
+        if not any(
+            part.startswith(".") for part in os.path.relpath(os.path.join(root, name), folder).split(os.sep)
+        )
     )
     if not files:
         raise HubError(f"{folder} is empty: nothing to import.")

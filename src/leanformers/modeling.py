@@ -89,13 +89,17 @@ def load_weight_file(path: str, device: str | torch.device = "cpu") -> dict[str,
             "trusted ones to safetensors."
         ) from None
     except (RuntimeError, EOFError) as e:
-        raise OSError(f"{path} is not a readable PyTorch checkpoint ({e}). Download or save it again.") from None
+        raise OSError(
+            f"{path} is not a readable PyTorch checkpoint ({e}). Download or save it again."
+        ) from None
     if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
         raise OSError(f"{path} does not hold a state dict of tensors; it cannot be loaded as model weights.")
     return sd
 
 
-def load_state_dict(path: str, use_safetensors: bool | None = None, device="cpu", **hub_kwargs) -> dict[str, Tensor]:
+def load_state_dict(
+    path: str, use_safetensors: bool | None = None, device="cpu", **hub_kwargs
+) -> dict[str, Tensor]:
     sd: dict[str, Tensor] = {}
     for file in find_weight_files(path, use_safetensors, **hub_kwargs):
         sd.update(load_weight_file(file, device))
@@ -146,7 +150,9 @@ _INIT_FUNCTIONS = (
 ).split()
 
 
-def resolve_dtype(dtype: Any, config: PretrainedConfig | None = None, state_dict: dict | None = None) -> torch.dtype:
+def resolve_dtype(
+    dtype: Any, config: PretrainedConfig | None = None, state_dict: dict | None = None
+) -> torch.dtype:
     """`None` -> float32 (the reference's default), `"auto"` -> the checkpoint's dtype, strings -> torch dtypes."""
     if dtype is None:
         return torch.get_default_dtype()
@@ -174,7 +180,9 @@ def resolve_device(device: Any = None, device_map: Any = None) -> torch.device:
     if isinstance(choice, dict):
         devices = set(map(str, choice.values()))
         if len(devices) != 1:
-            raise ValueError("device_map with several devices is not supported; pass one device such as 'cuda'.")
+            raise ValueError(
+                "device_map with several devices is not supported; pass one device such as 'cuda'."
+            )
         choice = devices.pop()
     if choice == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -268,7 +276,9 @@ class PreTrainedModel(nn.Module):
         if out is not None and getattr(self.config, "tie_word_embeddings", True):
             out.weight = self.get_input_embeddings().weight
 
-    def resize_token_embeddings(self, new_num_tokens: int, pad_to_multiple_of: int | None = None) -> nn.Embedding:
+    def resize_token_embeddings(
+        self, new_num_tokens: int, pad_to_multiple_of: int | None = None
+    ) -> nn.Embedding:
         """Grow or shrink the vocabulary (after `tokenizer.add_tokens`); new rows are initialised."""
         if pad_to_multiple_of:
             new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
@@ -292,7 +302,9 @@ class PreTrainedModel(nn.Module):
                 if out.bias is not None:
                     new_out.bias[:n] = out.bias[:n]
             self.set_output_embeddings(new_out)
-        elif out is not None and getattr(out, "bias", None) is not None and out.bias.shape[0] != new_num_tokens:
+        elif (
+            out is not None and getattr(out, "bias", None) is not None and out.bias.shape[0] != new_num_tokens
+        ):
             bias = torch.zeros(new_num_tokens, dtype=out.bias.dtype, device=out.bias.device)
             bias[:n] = out.bias.data[:n]
             out.bias = nn.Parameter(bias)
@@ -391,10 +403,18 @@ class PreTrainedModel(nn.Module):
         """
         path = os.fspath(pretrained_model_name_or_path)
         hub_kwargs = pop_hub_kwargs(kwargs)
-        for ignored in ("low_cpu_mem_usage", "attn_implementation", "_fast_init", "offload_folder", "from_tf"):
+        for ignored in (
+            "low_cpu_mem_usage",
+            "attn_implementation",
+            "_fast_init",
+            "offload_folder",
+            "from_tf",
+        ):
             kwargs.pop(ignored, None)
         if model_args:
-            raise TypeError(f"{cls.__name__}.from_pretrained takes no positional model arguments: {model_args}")
+            raise TypeError(
+                f"{cls.__name__}.from_pretrained takes no positional model arguments: {model_args}"
+            )
         if config is None or isinstance(config, (str, os.PathLike)):
             config, unused = cls.config_class.from_pretrained(
                 config or path, return_unused_kwargs=True, gguf_file=gguf_file, **hub_kwargs, **kwargs
@@ -421,7 +441,9 @@ class PreTrainedModel(nn.Module):
             if gguf_file is not None:
                 from .gguf import load_gguf_state_dict
 
-                wanted = dtype if dtype is not None else torch_dtype  # dequantize straight to it (less memory)
+                wanted = (
+                    dtype if dtype is not None else torch_dtype
+                )  # dequantize straight to it (less memory)
                 state_dict = load_gguf_state_dict(path, gguf_file, config, dtype=wanted, **hub_kwargs)
             else:
                 state_dict = load_state_dict(path, use_safetensors, device=target_device, **hub_kwargs)
@@ -442,7 +464,11 @@ class PreTrainedModel(nn.Module):
 
     def _adapt_checkpoint_keys(self, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
         """Rename checkpoint keys to ours: legacy names, the base-model prefix added or removed."""
-        renames = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias", **self._checkpoint_renames}
+        renames = {
+            "LayerNorm.gamma": "LayerNorm.weight",
+            "LayerNorm.beta": "LayerNorm.bias",
+            **self._checkpoint_renames,
+        }
         if any(old in k for k in state_dict for old in renames):
             renamed = {}
             for key, value in state_dict.items():
@@ -464,7 +490,11 @@ class PreTrainedModel(nn.Module):
         return state_dict
 
     def _load_checkpoint(
-        self, state_dict: dict[str, Tensor], dtype: torch.dtype, device: torch.device, ignore_mismatched_sizes: bool
+        self,
+        state_dict: dict[str, Tensor],
+        dtype: torch.dtype,
+        device: torch.device,
+        ignore_mismatched_sizes: bool,
     ) -> dict[str, list]:
         state_dict = self._adapt_checkpoint_keys(state_dict)
         expected = self.state_dict(keep_vars=True)
@@ -476,7 +506,9 @@ class PreTrainedModel(nn.Module):
         paths: dict[int, list[str]] = {}
         for key, value in expected.items():
             paths.setdefault(id(value), []).append(key)
-        aliased = {k for keys in paths.values() if len(keys) > 1 and any(x in state_dict for x in keys) for k in keys}
+        aliased = {
+            k for keys in paths.values() if len(keys) > 1 and any(x in state_dict for x in keys) for k in keys
+        }
         missing = [k for k in expected if k not in state_dict and k not in tied and k not in aliased]
         mismatched = []
         for key, value in list(state_dict.items()):
@@ -497,7 +529,9 @@ class PreTrainedModel(nn.Module):
             module = self.get_submodule(name)
             for pname, param in list(module.named_parameters(recurse=False)):
                 if param.device.type == "meta":
-                    fresh = torch.empty(param.shape, dtype=dtype if param.is_floating_point() else param.dtype)
+                    fresh = torch.empty(
+                        param.shape, dtype=dtype if param.is_floating_point() else param.dtype
+                    )
                     module._parameters[pname] = nn.Parameter(fresh, requires_grad=param.requires_grad)
             self._init_weights(module)
         to_load = {
@@ -518,7 +552,9 @@ class PreTrainedModel(nn.Module):
             self.to(device)  # buffers and newly initialised parameters; loaded tensors are already there
         shape_changed = {k for k, *_ in mismatched}  # reported below, with their shapes
         reportable = [
-            k for k in missing if k not in shape_changed and not _matches(k, self._keys_to_ignore_on_load_missing)
+            k
+            for k in missing
+            if k not in shape_changed and not _matches(k, self._keys_to_ignore_on_load_missing)
         ]
         if reportable:
             logger.warning(
@@ -540,7 +576,12 @@ class PreTrainedModel(nn.Module):
         # As the reference reports them: mismatched keys by name, and not also listed as missing.
         mismatched_keys = [k for k, *_ in mismatched]
         missing = [k for k in missing if k not in mismatched_keys]
-        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched_keys, "error_msgs": []}
+        return {
+            "missing_keys": missing,
+            "unexpected_keys": unexpected,
+            "mismatched_keys": mismatched_keys,
+            "error_msgs": [],
+        }
 
     def _assign_tensors(self, tensors: dict[str, Tensor]) -> None:
         """Put checkpoint tensors into the module as they are: what `load_state_dict(assign=True)` does
@@ -582,7 +623,9 @@ class PreTrainedModel(nn.Module):
         self.config.save_pretrained(save_directory)
         if self.can_generate() and getattr(self, "generation_config", None) is not None:
             self.generation_config.save_pretrained(save_directory)
-        save_state_dict(self._state_dict_for_saving(state_dict), save_directory, safe_serialization, max_shard_size)
+        save_state_dict(
+            self._state_dict_for_saving(state_dict), save_directory, safe_serialization, max_shard_size
+        )
 
     def _state_dict_for_saving(self, state_dict: dict[str, Tensor] | None) -> dict[str, Tensor]:
         """Drop tied copies (safetensors refuses shared storage) and make every tensor contiguous."""
@@ -633,7 +676,9 @@ def save_state_dict(
             "metadata": {"total_size": sum(v.numel() * v.element_size() for v in state_dict.values())},
             "weight_map": {k: name for name, shard in zip(names, shards) for k in shard},
         }
-        atomic_write_text(os.path.join(save_directory, index_name), json.dumps(index, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(
+            os.path.join(save_directory, index_name), json.dumps(index, indent=2, sort_keys=True) + "\n"
+        )
     # Files of a previous save that would shadow or contradict this one.
     written = set(names) | ({index_name} if len(shards) > 1 else set())
     stale = re.compile(r"^(model|pytorch_model)(-\d{5}-of-\d{5})?\.(safetensors|bin)(\.index\.json)?$")

@@ -71,7 +71,9 @@ def repeat_kv(x: Tensor, n_rep: int) -> Tensor:
     return x[:, :, None].expand(b, h, n_rep, t, d).reshape(b, h * n_rep, t, d)
 
 
-def padding_mask(attention_mask: Tensor | None, dtype: torch.dtype, tgt_len: int | None = None) -> Tensor | None:
+def padding_mask(
+    attention_mask: Tensor | None, dtype: torch.dtype, tgt_len: int | None = None
+) -> Tensor | None:
     """(B, S) 1/0 mask -> additive (B, 1, T, S) mask; None when nothing is masked (SDPA's fast path)."""
     if attention_mask is None or bool(attention_mask.all()):
         return None

@@ -175,7 +175,9 @@ def as_cache(past_key_values, encoder_decoder: bool = False):
         return past_key_values
     if encoder_decoder:
         self_c = DynamicCache.from_legacy_cache(tuple(layer[:2] for layer in past_key_values))
-        cross_c = DynamicCache.from_legacy_cache(tuple(layer[2:4] for layer in past_key_values if len(layer) == 4))
+        cross_c = DynamicCache.from_legacy_cache(
+            tuple(layer[2:4] for layer in past_key_values if len(layer) == 4)
+        )
         return EncoderDecoderCache(self_c, cross_c)
     return DynamicCache.from_legacy_cache(past_key_values)
 

@@ -46,9 +46,14 @@ def sequence_classification_loss(config, logits: Tensor, labels: Tensor) -> Tens
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
-def span_loss(start_logits: Tensor, end_logits: Tensor, start_positions: Tensor, end_positions: Tensor) -> Tensor:
+def span_loss(
+    start_logits: Tensor, end_logits: Tensor, start_positions: Tensor, end_positions: Tensor
+) -> Tensor:
     """Question answering: mean of start and end cross-entropies; positions outside the input are ignored."""
     n = start_logits.shape[1]
     start = start_positions.reshape(-1).clamp(0, n).to(start_logits.device)
     end = end_positions.reshape(-1).clamp(0, n).to(end_logits.device)
-    return (F.cross_entropy(start_logits, start, ignore_index=n) + F.cross_entropy(end_logits, end, ignore_index=n)) / 2
+    return (
+        F.cross_entropy(start_logits, start, ignore_index=n)
+        + F.cross_entropy(end_logits, end, ignore_index=n)
+    ) / 2
