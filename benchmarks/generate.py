@@ -85,7 +85,11 @@ def build_models(name: str, workdir: str):
         path = os.path.join(workdir, name)
         ref.save_pretrained(path)
         ours = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained("/work/shared/data/gpt2-tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(
+            os.path.join(
+                os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "gpt2-tokenizer"
+            )
+        )
     return ref, ours, tokenizer
 
 

@@ -31,7 +31,9 @@ import re  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
-GPT2_DIR = "/work/shared/data/gpt2-tokenizer"
+GPT2_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "gpt2-tokenizer"
+)
 
 
 def package_dir(module: str) -> str:

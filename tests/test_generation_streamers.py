@@ -12,10 +12,11 @@ import transformers
 from transformers.generation import StopStringCriteria as RefStopStrings
 from transformers.generation import TextStreamer as RefTextStreamer
 
+from _pipeline_checkpoints import GPT2_TOKENIZER
 from leanformers import AutoModelForCausalLM, AutoTokenizer
 from leanformers.generation import StopStringCriteria, TextIteratorStreamer, TextStreamer
 
-TOKENIZER_FILES = "/work/shared/data/gpt2-tokenizer"
+TOKENIZER_FILES = str(GPT2_TOKENIZER)  # ../shared/data/gpt2-tokenizer beside the repository
 
 
 @pytest.fixture(scope="module")

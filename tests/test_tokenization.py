@@ -24,8 +24,6 @@ import leanformers
 from leanformers import tokenization_families as families
 
 GPT2_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "gpt2-tokenizer")
-if not os.path.isdir(GPT2_DIR):
-    GPT2_DIR = "/work/shared/data/gpt2-tokenizer"
 
 CORPUS = [
     "Hello world",
