@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..nn.activations import get_activation
 from ..nn.attention import attention, causal_mask, padding_mask
 from ..nn.cache import DynamicCache, EncoderDecoderCache, as_cache
 from ..nn.losses import cross_entropy, sequence_classification_loss
@@ -27,7 +28,6 @@ from ..outputs import (
     Seq2SeqModelOutput,
     Seq2SeqSequenceClassifierOutput,
 )
-from .bert import get_activation
 
 
 class BartConfig(PretrainedConfig):
@@ -491,6 +491,59 @@ def as_encoder_output(encoder_outputs: Any) -> BaseModelOutput:
     return BaseModelOutput(last_hidden_state=parts[0], hidden_states=parts[1], attentions=parts[2])
 
 
+def encode_decode(
+    encoder: nn.Module,
+    decoder: nn.Module,
+    *,
+    input_ids: Tensor | None,
+    attention_mask: Tensor | None,
+    decoder_input_ids: Tensor | None,
+    decoder_attention_mask: Tensor | None,
+    encoder_outputs: Any,
+    past_key_values: Any,
+    inputs_embeds: Tensor | None,
+    decoder_inputs_embeds: Tensor | None,
+    use_cache: bool | None,
+    output_attentions: bool | None,
+    output_hidden_states: bool | None,
+    cache_position: Tensor | None,
+) -> Seq2SeqModelOutput:
+    """Run the encoder (unless its output is given, as during generation), then the decoder over it,
+    and pack both into the reference's Seq2SeqModelOutput. BART, Marian and T5 share it."""
+    if encoder_outputs is None:
+        encoder_outputs = encoder(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+    else:
+        encoder_outputs = as_encoder_output(encoder_outputs)
+    dec = decoder(
+        input_ids=decoder_input_ids,
+        attention_mask=decoder_attention_mask,
+        encoder_hidden_states=encoder_outputs.last_hidden_state,
+        encoder_attention_mask=attention_mask,
+        past_key_values=past_key_values,
+        inputs_embeds=decoder_inputs_embeds,
+        use_cache=use_cache,
+        output_attentions=output_attentions,
+        output_hidden_states=output_hidden_states,
+        cache_position=cache_position,
+    )
+    return Seq2SeqModelOutput(
+        last_hidden_state=dec.last_hidden_state,
+        past_key_values=dec.past_key_values,
+        decoder_hidden_states=dec.hidden_states,
+        decoder_attentions=dec.attentions,
+        cross_attentions=dec.cross_attentions,
+        encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+        encoder_hidden_states=encoder_outputs.hidden_states,
+        encoder_attentions=encoder_outputs.attentions,
+    )
+
+
 class BartModel(BartPreTrainedModel):
     """The bare encoder-decoder: returns the decoder's last hidden state (and the encoder's)."""
 
@@ -534,37 +587,21 @@ class BartModel(BartPreTrainedModel):
     ) -> Seq2SeqModelOutput:
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = self.default_decoder_input_ids(input_ids)
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
-                output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states,
-            )
-        else:
-            encoder_outputs = as_encoder_output(encoder_outputs)
-        dec = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask,
+        return encode_decode(
+            self.encoder,
+            self.decoder,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
             past_key_values=past_key_values,
-            inputs_embeds=decoder_inputs_embeds,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             cache_position=cache_position,
-        )
-        return Seq2SeqModelOutput(
-            last_hidden_state=dec.last_hidden_state,
-            past_key_values=dec.past_key_values,
-            decoder_hidden_states=dec.hidden_states,
-            decoder_attentions=dec.attentions,
-            cross_attentions=dec.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
         )
 
 

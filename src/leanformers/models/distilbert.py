@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..nn.activations import get_activation
 from ..nn.attention import attention, padding_mask
 from ..nn.losses import cross_entropy, sequence_classification_loss, span_loss
 from ..outputs import (
@@ -22,7 +23,7 @@ from ..outputs import (
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
-from .bert import BertEncoder, get_activation
+from .bert import BertEncoder
 
 
 class DistilBertConfig(PretrainedConfig):

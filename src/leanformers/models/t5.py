@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..nn.activations import get_activation
 from ..nn.attention import attention, causal_mask, padding_mask
 from ..nn.cache import DynamicCache, EncoderDecoderCache, as_cache
 from ..nn.losses import cross_entropy
@@ -27,8 +28,7 @@ from ..outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
 )
-from .bart import _run_layer, as_encoder_output, first_cross_fill, shift_tokens_right
-from .bert import get_activation
+from .bart import _run_layer, encode_decode, first_cross_fill, shift_tokens_right
 
 
 class T5Config(PretrainedConfig):
@@ -481,37 +481,21 @@ class T5Model(T5PreTrainedModel):
         output_hidden_states: bool | None = None,
         cache_position: Tensor | None = None,
     ) -> Seq2SeqModelOutput:
-        if encoder_outputs is None:
-            encoder_outputs = self.encoder(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                inputs_embeds=inputs_embeds,
-                output_attentions=output_attentions,
-                output_hidden_states=output_hidden_states,
-            )
-        else:
-            encoder_outputs = as_encoder_output(encoder_outputs)
-        dec = self.decoder(
-            input_ids=decoder_input_ids,
-            attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds,
+        return encode_decode(
+            self.encoder,
+            self.decoder,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
             past_key_values=past_key_values,
-            encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             cache_position=cache_position,
-        )
-        return Seq2SeqModelOutput(
-            last_hidden_state=dec.last_hidden_state,
-            past_key_values=dec.past_key_values,
-            decoder_hidden_states=dec.hidden_states,
-            decoder_attentions=dec.attentions,
-            cross_attentions=dec.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
         )
 
 
