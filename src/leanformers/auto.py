@@ -9,7 +9,7 @@ import importlib
 import os
 from typing import Any
 
-from .configuration import PretrainedConfig, pop_hub_kwargs
+from .configuration import HUB_KWARGS, PretrainedConfig, pop_hub_kwargs, read_config_dict
 
 # model_type -> module under leanformers.models, and the class name of each part.
 CONFIG_MAPPING: dict[str, str] = {
@@ -114,24 +114,12 @@ class AutoConfig:
     @staticmethod
     def from_pretrained(pretrained: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
         hub_kwargs = pop_hub_kwargs(kwargs)
-        gguf_file = kwargs.pop("gguf_file", None)
-        if gguf_file is not None:
-            from .gguf import load_gguf_config_dict
-
-            config_dict = load_gguf_config_dict(pretrained, gguf_file, **hub_kwargs)
-        elif os.path.isfile(pretrained):
-            from .configuration import load_json
-
-            config_dict = load_json(os.fspath(pretrained))
-        else:
-            config_dict = PretrainedConfig.get_config_dict(pretrained, **hub_kwargs)
+        config_dict = read_config_dict(pretrained, kwargs.pop("gguf_file", None), **hub_kwargs)
         model_type = config_dict.get("model_type")
         if model_type not in CONFIG_MAPPING:
             raise _unknown_model_type(model_type, CONFIG_MAPPING, "leanformers")
-        result = import_class(CONFIG_MAPPING[model_type]).from_dict(config_dict, **kwargs)
-        config = result[0] if isinstance(result, tuple) else result
-        config.name_or_path = os.fspath(pretrained)
-        return result
+        config_class = import_class(CONFIG_MAPPING[model_type])
+        return config_class.from_dict(config_dict, name_or_path=os.fspath(pretrained), **kwargs)
 
 
 class _AutoModel:
@@ -159,19 +147,7 @@ class _AutoModel:
         """Load the architecture that the checkpoint's config names, with this class's head."""
         config = kwargs.pop("config", None)
         if config is None:
-            config_kwargs = {
-                k: kwargs[k]
-                for k in (
-                    "cache_dir",
-                    "revision",
-                    "token",
-                    "local_files_only",
-                    "force_download",
-                    "subfolder",
-                    "gguf_file",
-                )
-                if k in kwargs
-            }
+            config_kwargs = {k: kwargs[k] for k in (*HUB_KWARGS, "gguf_file") if k in kwargs}
             config = AutoConfig.from_pretrained(pretrained_model_name_or_path, **config_kwargs)
         return cls._class_for(config).from_pretrained(
             pretrained_model_name_or_path, *args, config=config, **kwargs

@@ -216,22 +216,9 @@ class PretrainedConfig:
     def from_pretrained(cls, pretrained: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
         """Load from a folder, a Hub id, or a path to a JSON file; kwargs override values."""
         hub_kwargs = pop_hub_kwargs(kwargs)
-        gguf_file = kwargs.pop("gguf_file", None)
-        if gguf_file is not None:
-            from .gguf import load_gguf_config_dict
-
-            config_dict = load_gguf_config_dict(pretrained, gguf_file, **hub_kwargs)
-        elif os.path.isfile(pretrained):
-            config_dict = load_json(str(pretrained))
-        else:
-            config_dict = cls.get_config_dict(pretrained, **hub_kwargs)
-        model_type = config_dict.get("model_type")
-        if cls.model_type and model_type and model_type != cls.model_type:
-            pass  # the reference only warns; a BertConfig can read a RoBERTa config.json
-        result = cls.from_dict(config_dict, **kwargs)
-        config = result[0] if isinstance(result, tuple) else result
-        config.name_or_path = str(pretrained)
-        return result
+        config_dict = read_config_dict(pretrained, kwargs.pop("gguf_file", None), **hub_kwargs)
+        # Like the reference, any config class reads any config.json (a BertConfig reads RoBERTa's).
+        return cls.from_dict(config_dict, name_or_path=os.fspath(pretrained), **kwargs)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()
@@ -263,6 +250,19 @@ def pop_hub_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     for k in ("proxies", "resume_download", "trust_remote_code", "_from_auto", "_commit_hash", "mirror"):
         kwargs.pop(k, None)
     return out
+
+
+def read_config_dict(
+    pretrained: str | os.PathLike, gguf_file: str | None = None, **hub_kwargs: Any
+) -> dict[str, Any]:
+    """The config of a folder, a Hub id, a JSON file path, or a GGUF file's metadata, as a plain dict."""
+    if gguf_file is not None:
+        from .gguf import load_gguf_config_dict
+
+        return load_gguf_config_dict(pretrained, gguf_file, **hub_kwargs)
+    if os.path.isfile(pretrained):
+        return load_json(os.fspath(pretrained))
+    return PretrainedConfig.get_config_dict(pretrained, **hub_kwargs)
 
 
 def load_json(path: str) -> dict[str, Any]:
